@@ -1,0 +1,65 @@
+# Finds every dependency; nothing is vendored. Each sets DCGAN_SUMMARY_<NAME> for the summary.
+
+# --- libtorch (the PyPI wheel's, found through CMAKE_PREFIX_PATH / Torch_DIR) ---------------
+find_package(Torch 2.4 REQUIRED)
+set(DCGAN_TORCH_VERSION "${Torch_VERSION}")
+# The torch wheel ships its own copies of third-party headers (fmt among them). spdlog must see the
+# system fmt it was built against, so only src/common/log.cpp includes spdlog, and it does not
+# include torch (see include/dcgan/common/log.h).
+set(DCGAN_TORCH_HAS_CUDA OFF)
+if(TARGET torch_cuda OR TORCH_LIBRARIES MATCHES "torch_cuda")
+  set(DCGAN_TORCH_HAS_CUDA ON)
+endif()
+
+# --- MPI ----------------------------------------------------------------------------------
+find_package(MPI 3.0 REQUIRED COMPONENTS C)
+
+# --- HDF5 (C API) --------------------------------------------------------------------------
+find_package(HDF5 1.10 REQUIRED COMPONENTS C)
+add_library(dcgan_hdf5 INTERFACE)
+target_include_directories(dcgan_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
+target_link_libraries(dcgan_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+target_compile_definitions(dcgan_hdf5 INTERFACE ${HDF5_DEFINITIONS})
+
+# --- spdlog (system fmt), CLI11, GoogleTest ------------------------------------------------
+find_package(spdlog 1.9 REQUIRED)
+find_package(CLI11 2.1 REQUIRED)
+if(DCGAN_BUILD_TESTS)
+  find_package(GTest 1.10 REQUIRED)
+endif()
+
+# --- image codecs: libjpeg-turbo (TurboJPEG API, DCT-domain scaling) and libpng ---------------
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+find_package(PNG 1.6 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(Threads REQUIRED)
+
+# --- CUDA + NCCL (optional) ---------------------------------------------------------------
+# NCCL must match torch's CUDA major version: prefer the wheel's nvidia-nccl (set NCCL_ROOT to it),
+# else the CUDA toolkit's copy.
+set(DCGAN_WITH_NCCL OFF)
+set(DCGAN_NCCL_VERSION "")
+if(NOT DCGAN_NCCL STREQUAL "OFF" AND DCGAN_TORCH_HAS_CUDA)
+  find_path(NCCL_INCLUDE_DIR nccl.h
+            HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda
+            PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY NAMES libnccl.so.2 nccl NAMES_PER_DIR
+               HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda
+               PATH_SUFFIXES lib lib64)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    file(STRINGS "${NCCL_INCLUDE_DIR}/nccl.h" _nccl_defs REGEX "^#define NCCL_(MAJOR|MINOR|PATCH) ")
+    string(REGEX REPLACE ".*NCCL_MAJOR ([0-9]+).*" "\\1" _maj "${_nccl_defs}")
+    string(REGEX REPLACE ".*NCCL_MINOR ([0-9]+).*" "\\1" _min "${_nccl_defs}")
+    string(REGEX REPLACE ".*NCCL_PATCH ([0-9]+).*" "\\1" _pat "${_nccl_defs}")
+    set(DCGAN_NCCL_VERSION "${_maj}.${_min}.${_pat}")
+    add_library(dcgan_nccl INTERFACE)
+    target_include_directories(dcgan_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(dcgan_nccl INTERFACE ${NCCL_LIBRARY})
+    set(DCGAN_WITH_NCCL ON)
+  endif()
+endif()
+if(DCGAN_NCCL STREQUAL "ON" AND NOT DCGAN_WITH_NCCL)
+  message(FATAL_ERROR "DCGAN_NCCL=ON but torch has no CUDA (${DCGAN_TORCH_HAS_CUDA}) or nccl.h/libnccl "
+                      "was not found. HINT: pass -DNCCL_ROOT=<dir with include/nccl.h and lib/>.")
+endif()

@@ -1,0 +1,30 @@
+// One logging set-up for every tool: "[r0/2]" in every line, rank 0 on the console, every rank
+// into <run>/logs/rank-N.log. spdlog stays inside log.cpp so torch TUs never include it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dcgan::log {
+
+struct LogConfig {
+  int rank = 0;
+  int world_size = 1;
+  std::string log_dir;          // empty: console only; else <log_dir>/rank-N.log for this rank
+  bool verbose = false;         // debug-level lines too
+  bool console_all_ranks = false;  // every rank on the console (warnings and errors always are)
+};
+
+// Replaces the logger; may be called again once the rank or the run dir is known.
+void init(const LogConfig& config);
+
+void debug(std::string_view message);
+void info(std::string_view message);
+void warn(std::string_view message);
+void error(std::string_view message);
+void flush();
+
+// Rank prefix of this process, e.g. "[r1/8]". Also used in exception messages.
+const std::string& rank_tag();
+
+}  // namespace dcgan::log

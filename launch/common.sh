@@ -1,0 +1,18 @@
+# Sourced by the launch/ and tests/ scripts: paths, the torch venv, and the mpirun flags.
+# shellcheck shell=bash
+DCGAN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DCGAN_TORCH_VERSION="${DCGAN_TORCH_VERSION:-2.11.0}"
+DCGAN_VENV="${DCGAN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dcgan-dist/torch-${DCGAN_TORCH_VERSION}}"
+DCGAN_BUILD_DIR="${DCGAN_BUILD_DIR:-$DCGAN_ROOT/build}"
+DCGAN_BIN="$DCGAN_BUILD_DIR/bin"
+
+# mpirun refuses root without --allow-run-as-root and refuses more ranks than cores without
+# --oversubscribe; users should not need to know either.
+dcgan_mpirun() {
+  local extra=()
+  [ "$(id -u)" = 0 ] && extra+=(--allow-run-as-root)
+  extra+=(--oversubscribe)
+  mpirun "${extra[@]}" "$@"
+}
+
+dcgan_die() { echo "$(basename "$0"): error: $*" >&2; exit "${DCGAN_EXIT:-1}"; }

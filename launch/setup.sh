@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# One-command set-up: Debian packages, the pinned torch wheel in a venv outside the repository,
+# then a Release build into build/ (binaries in build/bin/). Idempotent and non-interactive; a
+# second run with nothing changed takes seconds.
+#
+# Environment:
+#   Torch_DIR / CMAKE_PREFIX_PATH  use this libtorch instead of the venv's (no venv is made)
+#   DCGAN_VENV                     venv location (default: $XDG_CACHE_HOME/dcgan-dist/torch-2.11.0)
+#   DCGAN_BUILD_DIR                build directory (default: build/)
+#   DCGAN_SKIP_APT=1               do not check Debian packages (e.g. on the GPU check machine)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+DEBIAN_PACKAGES=(
+  build-essential cmake pkg-config git python3 python3-venv
+  libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
+  libturbojpeg0-dev libpng-dev zlib1g-dev dataset-fashion-mnist
+  slurm-wlm munge
+)
+
+install_packages() {
+  [ "${DCGAN_SKIP_APT:-0}" = 1 ] && return 0
+  command -v dpkg-query >/dev/null || { echo "setup: not a Debian system; install the equivalents of: ${DEBIAN_PACKAGES[*]}"; return 0; }
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages. Run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The venv holds the torch wheel (libtorch for CMake) and the Python references (PIL, h5py, numpy)
+# that benchmarks and tests compare against. A second clone reuses it.
+ensure_venv() {
+  if [ -n "${Torch_DIR:-}" ] || [ -n "${CMAKE_PREFIX_PATH:-}" ]; then return 0; fi
+  mkdir -p "$(dirname "$DCGAN_VENV")"
+  exec 9>"$DCGAN_VENV.lock"
+  flock 9
+  if [ -f "$DCGAN_VENV/.complete" ]; then flock -u 9; return 0; fi
+  echo "setup: creating $DCGAN_VENV with torch==$DCGAN_TORCH_VERSION (one time, a few GB)"
+  rm -rf "$DCGAN_VENV"
+  python3 -m venv "$DCGAN_VENV"
+  "$DCGAN_VENV/bin/pip" install -q --upgrade pip
+  "$DCGAN_VENV/bin/pip" install -q "torch==$DCGAN_TORCH_VERSION" numpy pillow h5py
+  "$DCGAN_VENV/bin/python" -c "import torch; print('setup: torch', torch.__version__)"
+  touch "$DCGAN_VENV/.complete"
+  flock -u 9
+}
+
+configure_and_build() {
+  local args=(-S "$DCGAN_ROOT" -B "$DCGAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release)
+  if [ -z "${Torch_DIR:-}" ] && [ -z "${CMAKE_PREFIX_PATH:-}" ]; then
+    local py="$DCGAN_VENV/bin/python"
+    local prefix site
+    prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    args+=(-DCMAKE_PREFIX_PATH="$prefix" -DDCGAN_PYTHON="$py")
+    [ -d "$site/nvidia/nccl" ] && args+=(-DNCCL_ROOT="$site/nvidia/nccl")
+  fi
+  if [ ! -f "$DCGAN_BUILD_DIR/CMakeCache.txt" ]; then
+    cmake "${args[@]}" ${DCGAN_CMAKE_ARGS:-}
+  fi
+  cmake --build "$DCGAN_BUILD_DIR" -j "$(nproc)"
+}
+
+install_packages
+ensure_venv
+configure_and_build
+echo "setup: binaries in $DCGAN_BIN"

@@ -1,0 +1,54 @@
+// spdlog set-up: the rank tag in every line, rank 0 on the console, every rank in its own file.
+#include "dcgan/common/log.h"
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace dcgan::log {
+namespace {
+
+std::string g_rank_tag = "[r0/1]";
+
+std::string make_rank_tag(int rank, int world_size) {
+  const int width = static_cast<int>(std::to_string(std::max(world_size - 1, 0)).size());
+  std::string r = std::to_string(rank);
+  if (static_cast<int>(r.size()) < width) r.insert(0, width - r.size(), '0');
+  return "[r" + r + "/" + std::to_string(world_size) + "]";
+}
+
+}  // namespace
+
+void init(const LogConfig& config) {
+  g_rank_tag = make_rank_tag(config.rank, config.world_size);
+  std::vector<spdlog::sink_ptr> sinks;
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  // Rank 0 prints everything; other ranks only their warnings and errors, so a failing peer is
+  // still visible on the launcher's console.
+  const bool console_all = config.rank == 0 || config.console_all_ranks;
+  console->set_level(console_all ? spdlog::level::trace : spdlog::level::warn);
+  sinks.push_back(console);
+  if (!config.log_dir.empty()) {
+    std::filesystem::create_directories(config.log_dir);
+    const auto path = config.log_dir + "/rank-" + std::to_string(config.rank) + ".log";
+    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false));
+  }
+  auto logger = std::make_shared<spdlog::logger>("dcgan", sinks.begin(), sinks.end());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e " + g_rank_tag + " %^%l%$ %v");
+  logger->set_level(config.verbose ? spdlog::level::debug : spdlog::level::info);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+void debug(std::string_view message) { spdlog::debug("{}", message); }
+void info(std::string_view message) { spdlog::info("{}", message); }
+void warn(std::string_view message) { spdlog::warn("{}", message); }
+void error(std::string_view message) { spdlog::error("{}", message); }
+void flush() { spdlog::default_logger()->flush(); }
+const std::string& rank_tag() { return g_rank_tag; }
+
+}  // namespace dcgan::log
