@@ -1,0 +1,74 @@
+// TrainConfig: every option of dcgan-train in one struct, its validation, and its round trip
+// through the run's config.toml (which is also a valid `dcgan-train --config` file).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace dcgan::train {
+
+struct TrainConfig {
+  // Run.
+  std::string data;   // packed data set directory (manifest.json + shards)
+  std::string out;    // run directory
+  std::string resume; // "" = fresh run; "latest" = <out>/checkpoints/latest; else a path
+  // Model (image size and channels come from the data set's manifest).
+  int64_t nz = 100;
+  int64_t ngf = 64;
+  int64_t ndf = 64;
+  // Schedule.
+  int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
+  int64_t epochs = 5;
+  int64_t steps = 0;         // > 0 overrides epochs
+  double lr = 2e-4;
+  double beta1 = 0.5;
+  double beta2 = 0.999;
+  double real_label = 1.0;   // < 1 gives one-sided label smoothing
+  int64_t seed = 999;
+  // Periodic work, in steps.
+  int64_t log_every = 50;
+  int64_t sample_every = 500;
+  int64_t ckpt_every = 500;
+  int64_t keep = 3;          // checkpoints kept
+  // Placement.
+  std::string device = "auto";  // auto | cpu | cuda
+  int64_t threads = 0;          // CPU threads; 0 = cores available / local ranks
+  // Data parallel.
+  std::string backend = "auto"; // auto | nccl | mpi
+  double bucket_mb = 4.0;
+  bool sync_bn = false;
+  int64_t check_every = 100;    // cross-rank consistency check period (0 = only at checkpoints)
+  std::string on_nan = "fail";  // fail | skip
+  int64_t comm_timeout = 600;   // seconds
+  bool cache_data = false;
+  // Debugging.
+  bool deterministic = false;
+  bool detect_anomaly = false;
+  bool check_nan = false;       // check every loss and gradient each phase, naming the tensor
+  bool verbose = false;
+};
+
+// Values derived at start, not options: written to config.toml's [run] table.
+struct RunShape {
+  int64_t image_size = 0;
+  int64_t channels = 0;
+  int64_t world_size = 1;
+  std::string device;  // resolved: "cpu" or "cuda:N"
+};
+
+// Throws UsageError naming the option when a value is out of range.
+void validate_config(const TrainConfig& config);
+
+// config.toml text: one `key = value` line per option (keys are the long flag names), then a
+// [run] table with the derived shape. `resume` is left out: it describes one invocation.
+std::string config_to_toml(const TrainConfig& config, const RunShape& shape);
+
+// Parses what config_to_toml wrote (unknown keys are refused, naming them and the line).
+// Throws UsageError naming `origin` and the line on a syntax error.
+void config_from_toml(const std::string& text, const std::string& origin, TrainConfig* config,
+                      RunShape* shape);
+
+// The resolved options as an aligned two-column table for the start-up log.
+std::string config_table(const TrainConfig& config, const RunShape& shape);
+
+}  // namespace dcgan::train
