@@ -1,6 +1,7 @@
 // Test helpers shared by every suite.
 #include "support/test_support.h"
 
+#include <ftw.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +19,15 @@ ScratchDir::ScratchDir(const std::string& tag) {
   path_ = templ;
 }
 
+// Not std::filesystem::remove_all: libtorch.so exports its own copy of std::filesystem, which
+// the dynamic linker binds first in torch-linked binaries, and its remove_all crashes there.
+static int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
+  ::remove(path);
+  return 0;
+}
+
 ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static std::string env_or(const char* name, const std::string& fallback) {
