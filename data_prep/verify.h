@@ -1,0 +1,22 @@
+// `dcgan-prep verify` (checksums, counts, sha256, schema against the manifest) and `inspect`
+// (summary and an 8x8 grid PNG of the first 64 images).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dcgan::prep {
+
+// Every problem found, one line each naming the shard; empty when the data set is sound.
+// Throws DataError only when the manifest itself is missing or invalid.
+std::vector<std::string> verify_dataset(const std::string& dir);
+
+// The summary `inspect` prints; writes the grid PNG when grid_png is not empty.
+std::string inspect_dataset(const std::string& dir, const std::string& grid_png);
+
+// Writes an 8-bit gray (channels 1) or RGB (3) PNG; throws Error naming the path.
+void write_png(const std::string& path, int width, int height, int channels,
+               const std::vector<uint8_t>& pixels);
+
+}  // namespace dcgan::prep
