@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/schema.h"
+#include "pipeline.h"
 #include "shard_writer.h"
 
 namespace dcgan::prep {
@@ -76,13 +78,11 @@ struct Block {
 class ShardPacker {
  public:
   ShardPacker(const PackOptions& o, const Source& src, int workers)
-      : o_(o), src_(src), workers_(workers), decoders_(static_cast<size_t>(workers)),
-        images_(static_cast<size_t>(workers)), scaled_(static_cast<size_t>(workers)),
-        resamplers_(static_cast<size_t>(workers)) {
+      : o_(o), src_(src), workers_(workers) {
     image_bytes_ = static_cast<size_t>(o.size) * o.size * o.channels;
-    const bool dct = o.jpeg_dct_scaling && src.jpeg_source() &&
-                     o.crop.kind == CropSpec::Kind::kResizeCenter;
-    for (auto& d : decoders_) d.set_jpeg_min_short_side(dct ? o.size : 0);
+    const bool dct = o.jpeg_dct_scaling && src.jpeg_source();
+    for (int w = 0; w < workers; ++w)
+      pipelines_.emplace_back(PipelineOptions{o.size, o.channels, o.crop, dct});
     block_.pixels.resize(kBlockItems * image_bytes_);
   }
 
@@ -110,7 +110,7 @@ class ShardPacker {
     auto work = [&](size_t w) {
       for (int64_t i = next++; i < n; i = next++) {
         try {
-          transform_item(first + i, w, block_.pixels.data() + i * image_bytes_);
+          pipelines_[w].run(src_, first + i, block_.pixels.data() + i * image_bytes_);
           block_.ok[static_cast<size_t>(i)] = 1;
         } catch (const DataError& e) {
           block_.errors[static_cast<size_t>(i)] = e.what();
@@ -121,29 +121,6 @@ class ShardPacker {
     for (int w = 1; w < workers_; ++w) threads.emplace_back(work, static_cast<size_t>(w));
     work(0);
     for (auto& t : threads) t.join();
-  }
-
-  void transform_item(int64_t item, size_t w, uint8_t* dst) {
-    Image& img = images_[w];
-    ImageDecoder& decoder = decoders_[w];
-    decoder.clear_last();
-    src_.load(item, o_.channels, decoder, img);
-    const bool scaled = decoder.last_scaled();
-    const int full_w = scaled ? decoder.last_full_width() : img.width;
-    const int full_h = scaled ? decoder.last_full_height() : img.height;
-    // Sizes and offsets come from the original dimensions, as PIL would see the file.
-    ResamplePlan plan = plan_transform(o_.crop, full_w, full_h, o_.size, src_.name(item));
-    if (scaled) {  // only with resize-center: resample the DCT-scaled pixels instead
-      plan.src_w = img.width;
-      plan.src_h = img.height;
-    }
-    if (plan.src_x == 0 && plan.src_y == 0 && plan.src_w == o_.size && plan.src_h == o_.size &&
-        plan.full_w == o_.size && plan.full_h == o_.size) {
-      std::memcpy(dst, img.pixels.data(), image_bytes_);  // already the output size
-      return;
-    }
-    resamplers_[w].run(img, plan, o_.size, scaled_[w]);
-    std::memcpy(dst, scaled_[w].pixels.data(), image_bytes_);
   }
 
   // Compacts the block in source order and appends it; returns how many were skipped.
@@ -178,9 +155,7 @@ class ShardPacker {
   const Source& src_;
   int workers_;
   size_t image_bytes_ = 0;
-  std::vector<ImageDecoder> decoders_;
-  std::vector<Image> images_, scaled_;
-  std::vector<Resampler> resamplers_;
+  std::deque<Pipeline> pipelines_;  // one per worker; deque: Pipeline is not movable
   Block block_;
 };
 
