@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <unordered_map>
 #include <vector>
 
 #include <torch/torch.h>
@@ -13,21 +14,30 @@ namespace dcgan::dist {
 
 class GradReducer {
  public:
-  // Allocates the flat buffer on the parameters' device and points each parameter's .grad at its
-  // slice. Parameters must share one dtype and device. bucket_bytes > 0.
+  // Allocates the flat buffer (zeros) on the parameters' device and points each parameter's .grad
+  // at its slice, in parameter order. Parameters must share one dtype and device.
+  // bucket_bytes > 0 (UsageError otherwise). `comm` must outlive the reducer.
   GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes);
 
   // Zeroes the flat buffer in place (use this instead of optimizer.zero_grad(), which would set
-  // the .grad views to undefined).
+  // the .grad views to undefined), re-points any .grad that is no longer a view, and starts a new
+  // round of add()/finalize().
   void zero_grad();
 
-  // Marks one parameter's gradient as final. A bucket whose parameters are all final may be
-  // reduced at once (room for overlap with backward; today the reduction starts in finalize()).
+  // Marks one parameter's gradient as final. A bucket whose parameters are all final is reduced
+  // at once (synchronously today: this is where an asynchronous reduction that overlaps the rest
+  // of backward, driven by gradient hooks, will plug in without changing the interface).
   void add(const torch::Tensor& param);
-  // Reduces every bucket not yet reduced, waits, and divides by the world size.
+  // Reduces every bucket not yet reduced, waits, and leaves the world-size average in the .grads.
+  // Throws Error if a .grad was detached from the flat buffer (e.g. by optimizer.zero_grad()).
   void finalize();
-  // add() for every parameter, then finalize(): what the GAN step calls.
+  // add() for every parameter (last to first, backward's order), then finalize(): what the GAN
+  // step calls.
   void average();
+
+  // True when no gradient element is NaN or Inf (one pass over the flat buffer; call after
+  // average() so every rank sees the same answer).
+  bool all_finite() const;
 
   torch::Tensor flat() const { return flat_; }
   size_t num_buckets() const { return buckets_.size(); }
@@ -37,13 +47,22 @@ class GradReducer {
   struct Bucket {
     int64_t offset = 0;  // elements into flat_
     int64_t numel = 0;
+    int size = 0;        // parameters in the bucket
     int pending = 0;     // parameters not yet add()ed in this round
     bool reduced = false;
   };
+  void point_grads_at_flat();
+  void plan_buckets(size_t bucket_bytes);
+  bool grad_is_view(size_t i) const;
+  void require_views() const;
+  void reset_round();
   void reduce_bucket(Bucket& bucket);
 
   std::vector<torch::Tensor> params_;
+  std::vector<int64_t> offsets_;  // elements into flat_, per parameter
   std::vector<int> bucket_of_param_;
+  std::unordered_map<const void*, size_t> index_of_param_;  // TensorImpl* -> parameter index
+  std::vector<bool> added_;
   std::vector<Bucket> buckets_;
   torch::Tensor flat_;
   Communicator& comm_;

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "dcgan/dist/communicator.h"
+#include "dcgan/dist/module_sync.h"  // average_bn_running_stats, broadcast_module, checks
 
 namespace dcgan::dist {
 
@@ -23,17 +24,5 @@ class SyncBatchNorm2dImpl : public torch::nn::Module {
   double momentum_;
 };
 TORCH_MODULE(SyncBatchNorm2d);
-
-// Averages every floating-point buffer named running_mean/running_var across ranks, so every rank
-// holds the same model before a checkpoint or a sample (per-rank BN statistics otherwise).
-void average_bn_running_stats(torch::nn::Module& module, Communicator& comm);
-
-// Broadcasts every parameter and buffer of `module` from `root`.
-void broadcast_module(torch::nn::Module& module, Communicator& comm, int root);
-
-// Checksum (float64 sum of |x| and of x*index weights) of each parameter, compared across ranks;
-// throws Error naming the first tensor whose checksum differs between ranks.
-void check_replicas_consistent(torch::nn::Module& module, const std::string& module_name,
-                               Communicator& comm);
 
 }  // namespace dcgan::dist

@@ -1,0 +1,32 @@
+// Keeping replicas identical: broadcast at start, BN running-stat averaging before checkpoints and
+// samples, and the cross-rank consistency guard. Works on any torch::nn::Module.
+#pragma once
+
+#include <string>
+
+#include <torch/torch.h>
+
+#include "dcgan/dist/communicator.h"
+
+namespace dcgan::dist {
+
+// Averages every floating-point buffer whose name ends in running_mean or running_var across
+// ranks (one all-reduce), so every rank holds the same model before a checkpoint or a sample
+// (with per-rank BN statistics they drift apart otherwise). Returns the number of buffers averaged.
+int average_bn_running_stats(torch::nn::Module& module, Communicator& comm);
+
+// Broadcasts every parameter and buffer of `module` (recursively, in registration order) from
+// `root`, in place. Every rank must pass a module of the same structure.
+void broadcast_module(torch::nn::Module& module, Communicator& comm, int root);
+
+// Compares a 64-bit checksum of the bytes of each parameter across ranks (bit-identity, not a
+// tolerance) and throws Error naming `module_name`, the first differing parameter and the ranks
+// when they differ. Buffers are not compared: per-rank BN statistics differ by design until
+// average_bn_running_stats. Collective: every rank must call it.
+void check_replicas_consistent(torch::nn::Module& module, const std::string& module_name,
+                               Communicator& comm);
+
+// The checksum used above (FNV-1a over the tensor's bytes, copied to the host if needed).
+uint64_t tensor_checksum(const torch::Tensor& tensor);
+
+}  // namespace dcgan::dist

@@ -1,0 +1,23 @@
+// Constructors of the concrete communicators, for make_communicator and the tests in this room.
+#pragma once
+
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/mpi_session.h"
+
+namespace dcgan::dist::detail {
+
+// MPI_COMM_WORLD; CPU tensors in place, CUDA tensors staged through host memory.
+std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session);
+
+#ifdef DCGAN_WITH_NCCL
+// NCCL over every rank of MPI_COMM_WORLD on `device` (a CUDA device); host tensors go through MPI.
+std::unique_ptr<Communicator> make_nccl_communicator(const CommConfig& config,
+                                                     const MpiSession& session,
+                                                     const torch::Device& device);
+#endif
+
+}  // namespace dcgan::dist::detail

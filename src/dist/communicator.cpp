@@ -1,0 +1,80 @@
+// Backend choice, the single-rank local communicator, and host-side metric averaging.
+#include "dcgan/dist/communicator.h"
+
+#include "backends.h"
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+#include "dcgan/dist/mpi_session.h"
+#include "wire_types.h"
+
+namespace dcgan::dist {
+namespace {
+
+// World size 1 without MPI: reductions and broadcasts leave the tensor as it is. It still checks
+// its arguments like the real backends, so a test with it catches what MPI would refuse.
+class LocalCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int world_size() const override { return 1; }
+  std::string backend_name() const override { return "local"; }
+
+  void all_reduce(torch::Tensor& tensor, ReduceOp /*op*/) override {
+    detail::require_contiguous(tensor, "all_reduce");
+    detail::wire_type(tensor.scalar_type(), "all_reduce");
+  }
+  void broadcast(torch::Tensor& tensor, int root) override {
+    detail::require_contiguous(tensor, "broadcast");
+    detail::wire_type(tensor.scalar_type(), "broadcast");
+    if (root != 0) throw Error(dcgan::str("broadcast: root ", root, " outside [0, 1)"));
+  }
+  void all_gather(const torch::Tensor& in, torch::Tensor& out) override {
+    detail::require_contiguous(in, "all_gather");
+    detail::wire_type(in.scalar_type(), "all_gather");
+    out = in.unsqueeze(0).clone();
+  }
+  void barrier() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_local_communicator() {
+  return std::make_unique<LocalCommunicator>();
+}
+
+std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const MpiSession& session,
+                                                const torch::Device& device) {
+  const std::string& backend = config.backend;
+  if (backend != "auto" && backend != "nccl" && backend != "mpi") {
+    throw UsageError(dcgan::str("--backend: '", backend, "' is not one of auto, nccl, mpi"));
+  }
+  if (config.timeout.count() <= 0) {
+    throw UsageError(dcgan::str("--comm-timeout: must be positive, got ", config.timeout.count(), " s"));
+  }
+#ifdef DCGAN_WITH_NCCL
+  constexpr bool kHaveNccl = true;
+#else
+  constexpr bool kHaveNccl = false;
+#endif
+  const bool want_nccl = backend == "nccl" || (backend == "auto" && device.is_cuda() && kHaveNccl);
+  if (want_nccl && !device.is_cuda()) {
+    throw UsageError(dcgan::str("--backend nccl needs a CUDA device, but the run uses ", device.str(),
+                         ". HINT: use --backend mpi (or auto) for CPU runs"));
+  }
+  if (want_nccl && !kHaveNccl) {
+    throw UsageError("--backend nccl: this build has no NCCL. HINT: rebuild with NCCL found "
+                     "(cmake -DNCCL_ROOT=...) or use --backend mpi");
+  }
+  if (want_nccl) throw UsageError("--backend nccl: not available yet in this build step");
+  return detail::make_mpi_communicator(session);
+}
+
+torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& values) {
+  // float64 on the host: a handful of metrics, summed exactly enough that every rank logs the same.
+  torch::Tensor sum = values.detach().to(torch::kCPU, torch::kFloat64).contiguous().clone();
+  comm.all_reduce(sum, ReduceOp::kSum);
+  sum.div_(static_cast<double>(comm.world_size()));
+  return values.is_floating_point() ? sum.to(values.scalar_type()) : sum;
+}
+
+}  // namespace dcgan::dist

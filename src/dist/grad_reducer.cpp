@@ -1,0 +1,138 @@
+// GradReducer: the flat gradient buffer, its buckets, and their averaging across ranks.
+#include "dcgan/dist/grad_reducer.h"
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+
+namespace dcgan::dist {
+
+GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes)
+    : params_(std::move(params)), comm_(comm) {
+  if (params_.empty()) throw Error("GradReducer: no parameters");
+  if (bucket_bytes == 0) throw UsageError("--bucket-mb: the bucket size must be positive");
+  const torch::TensorOptions options = params_.front().options();
+  int64_t total = 0;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const torch::Tensor& p = params_[i];
+    if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device()) {
+      throw Error(dcgan::str("GradReducer: parameter ", i, " is ", p.scalar_type(), " on ", p.device(),
+                      ", the first is ", options.dtype(), " on ", options.device()));
+    }
+    offsets_.push_back(total);
+    total += p.numel();
+  }
+  flat_ = torch::zeros({total}, options.requires_grad(false));
+  point_grads_at_flat();
+  plan_buckets(bucket_bytes);
+}
+
+void GradReducer::point_grads_at_flat() {
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    params_[i].mutable_grad() = flat_.narrow(0, offsets_[i], params_[i].numel()).view(params_[i].sizes());
+  }
+}
+
+// Buckets are filled from the last parameter backwards, the order in which backward finishes
+// gradients, so a later overlap can start on the first full bucket. A bucket holds whole
+// parameters; one larger than bucket_bytes gets a bucket of its own.
+void GradReducer::plan_buckets(size_t bucket_bytes) {
+  const auto element_bytes = static_cast<size_t>(flat_.element_size());
+  bucket_of_param_.assign(params_.size(), -1);
+  Bucket current;
+  size_t current_bytes = 0;
+  for (size_t k = params_.size(); k-- > 0;) {
+    const size_t bytes = static_cast<size_t>(params_[k].numel()) * element_bytes;
+    if (current.pending > 0 && current_bytes + bytes > bucket_bytes) {
+      buckets_.push_back(current);
+      current = Bucket{};
+      current_bytes = 0;
+    }
+    // Walking backwards, each parameter extends the bucket's range downwards.
+    current.offset = offsets_[k];
+    current.numel += params_[k].numel();
+    current.pending += 1;
+    current_bytes += bytes;
+    bucket_of_param_[k] = static_cast<int>(buckets_.size());
+  }
+  buckets_.push_back(current);
+  for (Bucket& bucket : buckets_) bucket.size = bucket.pending;
+  added_.assign(params_.size(), false);
+  for (size_t i = 0; i < params_.size(); ++i) index_of_param_[params_[i].unsafeGetTensorImpl()] = i;
+}
+
+void GradReducer::zero_grad() {
+  flat_.zero_();
+  reset_round();
+  // optimizer.zero_grad() (set_to_none) or a user assignment may have detached a .grad from the
+  // buffer; re-pointing is cheap and keeps backward accumulating in place.
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!grad_is_view(i)) {
+      point_grads_at_flat();
+      break;
+    }
+  }
+}
+
+bool GradReducer::grad_is_view(size_t i) const {
+  const torch::Tensor& grad = params_[i].grad();
+  if (!grad.defined()) return false;
+  const auto* expected = static_cast<const char*>(flat_.data_ptr()) + offsets_[i] * flat_.element_size();
+  return grad.data_ptr() == expected && grad.sizes() == params_[i].sizes();
+}
+
+void GradReducer::add(const torch::Tensor& param) {
+  const auto it = index_of_param_.find(param.unsafeGetTensorImpl());
+  if (it == index_of_param_.end()) throw Error("GradReducer::add: not one of this reducer's parameters");
+  const size_t i = it->second;
+  if (added_[i]) throw Error(dcgan::str("GradReducer::add: parameter ", i, " added twice in one round"));
+  added_[i] = true;
+  Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_param_[i])];
+  if (--bucket.pending == 0) reduce_bucket(bucket);
+}
+
+void GradReducer::require_views() const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!grad_is_view(i)) {
+      throw Error(dcgan::str("GradReducer: the .grad of parameter ", i, " (shape ", params_[i].sizes(),
+                      ") is no longer a view of the flat buffer. HINT: call the reducer's "
+                      "zero_grad(), not the optimizer's, before backward"));
+    }
+  }
+}
+
+void GradReducer::reset_round() {
+  for (Bucket& bucket : buckets_) {
+    bucket.pending = bucket.size;
+    bucket.reduced = false;
+  }
+  added_.assign(params_.size(), false);
+}
+
+void GradReducer::finalize() {
+  require_views();
+  for (Bucket& bucket : buckets_) {
+    if (!bucket.reduced) reduce_bucket(bucket);
+  }
+  reset_round();
+}
+
+void GradReducer::average() {
+  require_views();  // before any bucket is reduced, so a refusal leaves every rank in step
+  for (size_t k = params_.size(); k-- > 0;) add(params_[k]);
+  finalize();
+}
+
+bool GradReducer::all_finite() const { return flat_.isfinite().all().item<bool>(); }
+
+void GradReducer::reduce_bucket(Bucket& bucket) {
+  if (comm_.world_size() > 1) {
+    torch::Tensor slice = flat_.narrow(0, bucket.offset, bucket.numel);
+    comm_.all_reduce(slice, ReduceOp::kSum);
+    slice.div_(static_cast<double>(comm_.world_size()));
+  }
+  bucket.reduced = true;
+}
+
+}  // namespace dcgan::dist

@@ -1,0 +1,39 @@
+// The main of every tests/mpi/test_dist_* binary: MPI session, one communicator shared by the
+// tests, and an exit code that is non-zero on every rank when any rank failed.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "dcgan/common/log.h"
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/mpi_session.h"
+
+namespace dcgan::dist::test {
+
+// The communicator of the running binary (MPI backend, CPU).
+inline Communicator*& world() {
+  static Communicator* comm = nullptr;
+  return comm;
+}
+
+// Runs the gtest suites on every rank. Tests must not ASSERT before a collective (a rank that
+// returns early would leave its peers waiting); they use EXPECT and check results afterwards.
+inline int run_mpi_tests(int argc, char** argv) {
+  MpiSession session(&argc, &argv);
+  log::init({session.rank(), session.world_size(), "", false, false});
+  torch::set_num_threads(1);
+  ::testing::InitGoogleTest(&argc, argv);
+  auto comm = make_communicator(CommConfig{"mpi"}, session, torch::Device(torch::kCPU));
+  world() = comm.get();
+  int failed = RUN_ALL_TESTS() == 0 ? 0 : 1;
+  // Every rank exits with the worst result, so a failure on one rank fails the ctest run.
+  torch::Tensor worst = torch::tensor({failed}, torch::kInt32);
+  comm->all_reduce(worst, ReduceOp::kMax);
+  world() = nullptr;
+  return worst.item<int>();
+}
+
+}  // namespace dcgan::dist::test

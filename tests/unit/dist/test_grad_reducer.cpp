@@ -1,0 +1,143 @@
+// GradReducer with the local communicator: views, buckets, zeroing, averaging.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <torch/torch.h>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/grad_reducer.h"
+
+namespace dcgan::dist {
+namespace {
+
+// Parameters of 10, 20, 30 and 40 floats (40, 80, 120, 160 bytes).
+std::vector<torch::Tensor> make_params() {
+  std::vector<torch::Tensor> params;
+  for (int64_t n : {10, 20, 30, 40}) {
+    params.push_back(torch::randn({n / 10, 10}).requires_grad_(true));
+  }
+  return params;
+}
+
+bool is_view_of(const torch::Tensor& grad, const torch::Tensor& flat) {
+  const auto* begin = static_cast<const char*>(flat.data_ptr());
+  const auto* end = begin + flat.numel() * flat.element_size();
+  const auto* p = static_cast<const char*>(grad.data_ptr());
+  return grad.defined() && p >= begin && p + grad.numel() * grad.element_size() <= end;
+}
+
+TEST(GradReducer, GradsAreViewsOfOneFlatBufferInParameterOrder) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  GradReducer reducer(params, *comm, 1 << 20);
+  EXPECT_EQ(reducer.numel(), 100);
+  int64_t offset = 0;
+  for (const auto& p : params) {
+    ASSERT_TRUE(is_view_of(p.grad(), reducer.flat()));
+    EXPECT_EQ(static_cast<const float*>(p.grad().data_ptr()),
+              reducer.flat().data_ptr<float>() + offset);
+    EXPECT_EQ(p.grad().sizes(), p.sizes());
+    offset += p.numel();
+  }
+}
+
+TEST(GradReducer, BackwardAccumulatesIntoTheFlatBuffer) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  GradReducer reducer(params, *comm, 1 << 20);
+  (params[1] * 3.0).sum().backward();
+  EXPECT_EQ(reducer.flat().narrow(0, 10, 20).eq(3.0).all().item<bool>(), true);
+  EXPECT_EQ(reducer.flat().sum().item<float>(), 60.0f);
+  EXPECT_TRUE(is_view_of(params[1].grad(), reducer.flat()));
+}
+
+TEST(GradReducer, ZeroGradKeepsViewsAndRepointsDetachedOnes) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  GradReducer reducer(params, *comm, 1 << 20);
+  (params[0] * params[0]).sum().backward();
+  reducer.zero_grad();
+  EXPECT_EQ(reducer.flat().abs().sum().item<float>(), 0.0f);
+  for (const auto& p : params) EXPECT_TRUE(is_view_of(p.grad(), reducer.flat()));
+  params[2].mutable_grad() = torch::Tensor();  // what optimizer.zero_grad() does
+  EXPECT_THROW(reducer.average(), Error);
+  reducer.zero_grad();
+  EXPECT_TRUE(is_view_of(params[2].grad(), reducer.flat()));
+  EXPECT_NO_THROW(reducer.average());
+}
+
+TEST(GradReducer, BucketsHoldWholeParametersUpToTheBucketSize) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  // Filled from the last parameter: at 200 bytes {160} (160+120 > 200), {120, 80} (= 200), {40}.
+  EXPECT_EQ(GradReducer(params, *comm, 200).num_buckets(), 3u);
+  EXPECT_EQ(GradReducer(params, *comm, 400).num_buckets(), 1u);   // all 400 bytes
+  EXPECT_EQ(GradReducer(params, *comm, 399).num_buckets(), 2u);   // {160,120,80} {40}
+  EXPECT_EQ(GradReducer(params, *comm, 1).num_buckets(), 4u);     // one per parameter
+  EXPECT_THROW(GradReducer(params, *comm, 0), UsageError);
+}
+
+TEST(GradReducer, AverageAtWorldOneKeepsTheGradientsAndAddTwiceThrows) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  GradReducer reducer(params, *comm, 100);
+  (params[3] * 2.0).sum().backward();
+  const torch::Tensor before = reducer.flat().clone();
+  reducer.average();
+  EXPECT_TRUE(reducer.flat().equal(before));
+  EXPECT_TRUE(reducer.all_finite());
+  reducer.add(params[0]);
+  EXPECT_THROW(reducer.add(params[0]), Error);
+  EXPECT_THROW(reducer.add(torch::zeros({3})), Error);
+  reducer.finalize();
+  params[1].grad()[0][3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(reducer.all_finite());
+}
+
+// Simulates `world` ranks that all hold the same tensor: a sum is `world` times the tensor. It
+// records every all_reduce so the test sees the buckets go by.
+class IdenticalRanksCommunicator final : public Communicator {
+ public:
+  explicit IdenticalRanksCommunicator(int world) : world_(world) {}
+  int rank() const override { return 0; }
+  int world_size() const override { return world_; }
+  std::string backend_name() const override { return "fake"; }
+  void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
+    ASSERT_EQ(op, ReduceOp::kSum);
+    reduced_numels.push_back(tensor.numel());
+    tensor.mul_(world_);
+  }
+  void broadcast(torch::Tensor& /*tensor*/, int /*root*/) override {}
+  void all_gather(const torch::Tensor& in, torch::Tensor& out) override {
+    out = in.unsqueeze(0).expand({world_, -1}).clone();
+  }
+  void barrier() override {}
+  std::vector<int64_t> reduced_numels;
+
+ private:
+  int world_;
+};
+
+TEST(GradReducer, AverageSumsEachBucketOnceAndDividesByTheWorldSize) {
+  IdenticalRanksCommunicator comm(4);
+  auto params = make_params();
+  GradReducer reducer(params, comm, 200);
+  for (size_t i = 0; i < params.size(); ++i) (params[i] * static_cast<double>(i + 1)).sum().backward();
+  const torch::Tensor before = reducer.flat().clone();  // 1,..,1, 2,..,2, 3,..., 4,...
+  reducer.average();
+  EXPECT_EQ(comm.reduced_numels, (std::vector<int64_t>{40, 50, 10}));  // buckets, last first
+  EXPECT_TRUE(reducer.flat().equal(before)) << "sum of 4 identical ranks / 4 must give them back";
+  reducer.average();
+  EXPECT_EQ(comm.reduced_numels.size(), 6u);
+}
+
+TEST(GradReducer, RefusesMixedDtypes) {
+  auto comm = make_local_communicator();
+  std::vector<torch::Tensor> params{torch::zeros({2}, torch::kFloat32).requires_grad_(true),
+                                    torch::zeros({2}, torch::kFloat64).requires_grad_(true)};
+  EXPECT_THROW(GradReducer(params, *comm, 64), Error);
+}
+
+}  // namespace
+}  // namespace dcgan::dist
