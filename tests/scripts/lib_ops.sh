@@ -1,0 +1,142 @@
+# Sourced by tests/scripts/test_ops_*.sh: tools, a scratch folder that is removed on exit, the
+# processes a test started (and only those) stopped on exit, bounded waits, tiny data sets and
+# a checkpoint comparison that loads the tensors.
+# shellcheck shell=bash
+set -uo pipefail
+
+OPS_ROOT=${DCGAN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+OPS_BIN=${DCGAN_BIN_DIR:-$OPS_ROOT/build/bin}
+OPS_PY=${DCGAN_PYTHON:-python3}
+export DCGAN_BIN_DIR=$OPS_BIN OMP_NUM_THREADS=1
+# Tiny and fast: 32x32 RGB, 8 feature maps, batch 8, one thread per rank, no periodic work.
+OPS_TRAIN_ARGS=(--ngf 8 --ndf 8 --nz 16 --batch-size 8 --threads 1 --device cpu --log-every 1
+                --sample-every 100000 --ckpt-every 100000 --check-every 0)
+OPS_PIDS=()
+OPS_FAILS=0
+
+ops_fail() { echo "FAIL: $*"; OPS_FAILS=$((OPS_FAILS + 1)); }
+ops_pass() { echo "ok: $*"; }
+ops_check() {  # ops_check DESCRIPTION CMD...: passes when CMD succeeds
+  local what=$1; shift
+  if "$@"; then ops_pass "$what"; else ops_fail "$what"; fi
+}
+ops_finish() {
+  if [ "$OPS_FAILS" = 0 ]; then echo "PASS"; exit 0; fi
+  echo "$OPS_FAILS check(s) failed"; exit 1
+}
+
+ops_cleanup() {
+  local pid
+  for pid in "${OPS_PIDS[@]+"${OPS_PIDS[@]}"}"; do
+    # The whole process group when the test made one (set -m), else the process.
+    kill -9 -- "-$pid" 2>/dev/null || kill -9 "$pid" 2>/dev/null || true
+  done
+  [ -n "${OPS_SCRATCH:-}" ] && [ "${OPS_KEEP:-0}" != 1 ] && rm -rf "$OPS_SCRATCH"
+  return 0
+}
+
+# ops_setup NAME: checks the tools and makes $OPS_SCRATCH.
+ops_setup() {
+  local tool
+  for tool in dcgan-train dcgan-prep; do
+    [ -x "$OPS_BIN/$tool" ] || { echo "FAIL: $OPS_BIN/$tool is not built"; exit 1; }
+  done
+  OPS_SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/dcgan-$1.XXXXXX")
+  trap ops_cleanup EXIT
+}
+
+# ops_wait SECONDS CMD...: polls CMD every 0.2 s; false when time runs out.
+ops_wait() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
+
+# ops_wait_exit PID SECONDS: waits for a child of this shell; sets OPS_RC (124 when it is
+# still running at the deadline; the process is left to ops_cleanup).
+ops_wait_exit() {
+  local pid=$1 deadline=$((SECONDS + $2))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -ge "$deadline" ] && { OPS_RC=124; return 1; }
+    sleep 0.2
+  done
+  wait "$pid"; OPS_RC=$?
+}
+
+# ops_pack DIR COUNT: synthetic 32x32 RGB data set.
+ops_pack() {
+  "$OPS_BIN/dcgan-prep" pack --source synthetic --count "$2" --size 32 --channels 3 --out "$1" \
+    > "$OPS_SCRATCH/pack.log" 2>&1 || { cat "$OPS_SCRATCH/pack.log"; echo "FAIL: pack"; exit 1; }
+}
+
+# Steps logged so far (rank 0 writes one metrics line per step with --log-every 1).
+ops_steps_logged() { [ -f "$1/metrics.jsonl" ] && wc -l < "$1/metrics.jsonl" || echo 0; }
+ops_has_steps() { [ "$(ops_steps_logged "$1")" -ge "$2" ]; }
+
+# The step every rank reported stopping after ("stop signal: every rank stops after step N"),
+# one line per rank log.
+ops_stop_steps() { grep -ho 'every rank stops after step [0-9]*' "$1"/logs/rank-*.log | awk '{print $NF}'; }
+
+# The step directory that checkpoints/latest points at.
+ops_latest() {
+  local c=$1/checkpoints
+  if [ -L "$c/latest" ]; then readlink -f "$c/latest"
+  elif [ -f "$c/latest" ]; then local name; name=$(tr -d '[:space:]' < "$c/latest"); echo "$c/${name##*/}"
+  else return 1; fi
+}
+
+# ops_ckpt_complete DIR: every file of the checkpoint layout is there and non-empty.
+ops_ckpt_complete() {
+  local f
+  for f in checkpoint.toml config.toml generator.pt discriminator.pt optim_g.pt optim_d.pt state.pt; do
+    [ -s "$1/$f" ] || { echo "missing or empty: $1/$f"; return 1; }
+  done
+}
+
+# ops_same_params A B: both checkpoints hold identical tensors (G, D, both Adam states), loaded
+# and compared element by element in Python; prints the first difference.
+ops_same_params() {
+  "$OPS_PY" - "$1" "$2" <<'PYEOF'
+import sys, torch
+a, b = sys.argv[1], sys.argv[2]
+
+def tensors(path):
+    """Every tensor in a torch::save archive, by name (modules and optimizer state alike)."""
+    try:
+        m = torch.jit.load(path, map_location="cpu")
+        out = {k: v for k, v in m.state_dict().items()}
+        for k, v in m.named_buffers():
+            out.setdefault(k, v)
+        if out:
+            return out
+    except Exception:
+        pass
+    obj = torch.load(path, map_location="cpu", weights_only=False)
+    flat = {}
+    def walk(prefix, x):
+        if isinstance(x, torch.Tensor): flat[prefix] = x
+        elif isinstance(x, dict): [walk(f"{prefix}.{k}", v) for k, v in x.items()]
+        elif isinstance(x, (list, tuple)): [walk(f"{prefix}.{i}", v) for i, v in enumerate(x)]
+    walk("", obj)
+    return flat
+
+ok = True
+for f in ("generator.pt", "discriminator.pt", "optim_g.pt", "optim_d.pt"):
+    ta, tb = tensors(f"{a}/{f}"), tensors(f"{b}/{f}")
+    if not ta:
+        print(f"{f}: no tensors found in {a}"); ok = False; continue
+    if sorted(ta) != sorted(tb):
+        print(f"{f}: different tensor names"); ok = False; continue
+    bad = [k for k in ta if ta[k].shape != tb[k].shape or not torch.equal(ta[k], tb[k])]
+    if bad:
+        k = bad[0]
+        diff = (ta[k].double() - tb[k].double()).abs().max().item() if ta[k].shape == tb[k].shape else "shape"
+        print(f"{f}: {len(bad)} of {len(ta)} tensors differ, first {k} (max |diff| {diff})"); ok = False
+    else:
+        n = sum(t.numel() for t in ta.values())
+        print(f"{f}: {len(ta)} tensors, {n} values identical")
+sys.exit(0 if ok else 1)
+PYEOF
+}
