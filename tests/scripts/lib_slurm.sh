@@ -2,6 +2,8 @@
 # It never touches the system's munge key, socket or Slurm config: everything lives under the
 # folder, on ports picked for this run, and the daemons are stopped by pid.
 # shellcheck shell=bash
+SLURM_LOCAL_PIDS=()
+SLURM_LOCAL_DIR=""
 
 # Free TCP port in the ephemeral range (bash's /dev/tcp: a refused connect means nobody listens).
 slurm_local_free_port() {
@@ -57,11 +59,17 @@ slurm_local_start() {
   slurm_local_wait 30 slurm_local_node_idle || { echo "node never became idle" >&2; return 1; }
 }
 
+slurm_local_no_jobs() { [ -z "$(squeue -h -o %i 2>/dev/null)" ] && ! pgrep -x slurmstepd >/dev/null; }
 slurm_local_node_idle() { sinfo -h -o '%t' 2>/dev/null | grep -qx 'idle'; }
 
 # Stops exactly the daemons slurm_local_start started, newest first, then waits for them.
 slurm_local_stop() {
   local i pid
+  # Jobs first: their slurmstepd and tasks outlive slurmd, so cancel them through the daemons.
+  if [ -n "${SLURM_CONF:-}" ] && [ ${#SLURM_LOCAL_PIDS[@]} -ge 3 ]; then
+    squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
+    slurm_local_wait 30 slurm_local_no_jobs || echo "slurm_local_stop: jobs still running" >&2
+  fi
   for (( i=${#SLURM_LOCAL_PIDS[@]}-1; i>=0; i-- )); do
     pid=${SLURM_LOCAL_PIDS[$i]}
     kill "$pid" 2>/dev/null || continue
