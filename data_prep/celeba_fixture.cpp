@@ -4,6 +4,7 @@
 
 #include <turbojpeg.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -23,7 +24,7 @@ std::string image_name(int i) {
   return name;
 }
 
-std::vector<uint8_t> face_like(int i, int w, int h) {
+std::vector<uint8_t> face_like(int i, int w, int h, int noise_amp) {
   std::vector<uint8_t> px(static_cast<size_t>(w) * h * 3);
   uint32_t noise = 2463534242u + static_cast<uint32_t>(i) * 7919u;
   for (int y = 0; y < h; ++y)
@@ -36,7 +37,7 @@ std::vector<uint8_t> face_like(int i, int w, int h) {
       const double shade = 40 * std::sin((x + 3 * i) / 7.0) * std::cos(y / 11.0);
       const int base[3] = {face ? 200 : 40 + 10 * (i % 7), face ? 150 : 90, face ? 120 : 160 - 9 * (i % 5)};
       for (int c = 0; c < 3; ++c) {
-        const double v = base[c] + shade + static_cast<int>(noise >> (8 * c) & 31) - 16;
+        const double v = base[c] + shade + static_cast<int>((noise >> (8 * c) & 255) % noise_amp) - noise_amp / 2;
         px[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
       }
     }
@@ -117,7 +118,7 @@ void write_celeba_fixture(const CelebaFixtureOptions& o) {
   try {
     for (int i = 0; i < o.count; ++i) {
       const bool truncated = o.bad_files && i == 3, empty = o.bad_files && i == 6;
-      write_jpeg(tj, images / image_name(i), face_like(i, o.width, o.height), o.width, o.height,
+      write_jpeg(tj, images / image_name(i), face_like(i, o.width, o.height, std::max(1, o.noise)), o.width, o.height,
                  o.quality, empty ? 0 : (truncated ? 2000 : SIZE_MAX));
     }
   } catch (...) {

@@ -14,6 +14,7 @@ struct CelebaFixtureOptions {
   bool lists = true;            // write the partition and attribute lists
   bool bad_files = false;       // 000004.jpg truncated, 000007.jpg zero bytes (count >= 7)
   int quality = 90;
+  int noise = 32;               // peak-to-peak pixel noise; more noise = bigger, slower JPEGs
   int width = 178, height = 218;
 };
 

@@ -52,6 +52,7 @@ class Resampler {
  private:
   Coeffs horizontal_, vertical_;
   std::vector<uint8_t> rows_;  // horizontally resampled rows
+  std::vector<int32_t> acc_;   // one output row of vertical sums
 };
 
 // Converts `img` to `channels` in place: 3 -> 1 with PIL's "L" weights, 1 -> 3 by replication.
