@@ -65,7 +65,9 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
     throw UsageError("--backend nccl: this build has no NCCL. HINT: rebuild with NCCL found "
                      "(cmake -DNCCL_ROOT=...) or use --backend mpi");
   }
-  if (want_nccl) throw UsageError("--backend nccl: not available yet in this build step");
+#ifdef DCGAN_WITH_NCCL
+  if (want_nccl) return detail::make_nccl_communicator(config, session, device);
+#endif
   return detail::make_mpi_communicator(session);
 }
 

@@ -41,6 +41,31 @@ TEST(MpiCommunicator, ReportsTheMpiWorld) {
   EXPECT_LT(world()->rank(), world()->world_size());
 }
 
+TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
+  const MpiSession& session = *test::mpi_session();
+  const torch::Device cpu(torch::kCPU);
+  EXPECT_THROW(make_communicator(CommConfig{"gloo"}, session, cpu), UsageError);
+  EXPECT_THROW(make_communicator(CommConfig{"nccl"}, session, cpu), UsageError);
+  EXPECT_THROW(make_communicator(CommConfig{"mpi", std::chrono::seconds(0)}, session, cpu), UsageError);
+  EXPECT_EQ(make_communicator(CommConfig{"auto"}, session, cpu)->backend_name(), "mpi");
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  if (gpus >= session.local_size()) GTEST_SKIP() << gpus << " GPU(s): enough for NCCL here";
+  // More ranks on this node than GPUs: NCCL is refused with a remedy, on every rank alike.
+  try {
+    make_communicator(CommConfig{"nccl"}, session, torch::Device(torch::kCUDA, 0));
+    ADD_FAILURE() << "accepted " << session.local_size() << " ranks on " << gpus << " GPU(s)";
+  } catch (const UsageError& e) {
+    const std::string message = e.what();
+#ifdef DCGAN_WITH_NCCL
+    EXPECT_NE(message.find(std::to_string(session.local_size()) + " ranks on this node but " +
+                           std::to_string(gpus) + " visible GPU(s)"), std::string::npos) << message;
+    EXPECT_NE(message.find("HINT: start at most"), std::string::npos) << message;
+#else
+    EXPECT_NE(message.find("no NCCL"), std::string::npos) << message;
+#endif
+  }
+}
+
 TEST(MpiCommunicator, AllReduceSumMaxMinExactFloat) { expect_reductions_exact<float>(torch::kFloat32, 0.25f); }
 TEST(MpiCommunicator, AllReduceSumMaxMinExactDouble) { expect_reductions_exact<double>(torch::kFloat64, 1.0 / 1024); }
 TEST(MpiCommunicator, AllReduceSumMaxMinExactInt64) {

@@ -19,6 +19,12 @@ inline Communicator*& world() {
   return comm;
 }
 
+// The MPI session of the running binary.
+inline const MpiSession*& mpi_session() {
+  static const MpiSession* session = nullptr;
+  return session;
+}
+
 // Runs the gtest suites on every rank. Tests must not ASSERT before a collective (a rank that
 // returns early would leave its peers waiting); they use EXPECT and check results afterwards.
 inline int run_mpi_tests(int argc, char** argv) {
@@ -28,11 +34,13 @@ inline int run_mpi_tests(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   auto comm = make_communicator(CommConfig{"mpi"}, session, torch::Device(torch::kCPU));
   world() = comm.get();
+  mpi_session() = &session;
   int failed = RUN_ALL_TESTS() == 0 ? 0 : 1;
   // Every rank exits with the worst result, so a failure on one rank fails the ctest run.
   torch::Tensor worst = torch::tensor({failed}, torch::kInt32);
   comm->all_reduce(worst, ReduceOp::kMax);
   world() = nullptr;
+  mpi_session() = nullptr;
   return worst.item<int>();
 }
 

@@ -1,0 +1,65 @@
+// RAII for the CUDA and NCCL handles of the NCCL backend: move-only, explicit constructors,
+// noexcept destructors that log instead of throwing, and an explicit abort(). No destructor
+// talks to another rank.
+#pragma once
+#ifdef DCGAN_WITH_NCCL
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+namespace dcgan::dist::detail {
+
+// A non-blocking CUDA stream (it does not synchronise with the legacy default stream).
+class CudaStream {
+ public:
+  explicit CudaStream(int device);
+  ~CudaStream() noexcept;
+  CudaStream(CudaStream&& other) noexcept;
+  CudaStream& operator=(CudaStream&& other) noexcept;
+  CudaStream(const CudaStream&) = delete;
+  CudaStream& operator=(const CudaStream&) = delete;
+  cudaStream_t get() const { return stream_; }
+  // Forgets the stream without destroying it: for the fatal path, where the device may be wedged.
+  void abort() noexcept { stream_ = nullptr; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+};
+
+// A CUDA event without timing, for ordering streams and for polling completion.
+class CudaEvent {
+ public:
+  explicit CudaEvent(int device);
+  ~CudaEvent() noexcept;
+  CudaEvent(CudaEvent&& other) noexcept;
+  CudaEvent& operator=(CudaEvent&& other) noexcept;
+  CudaEvent(const CudaEvent&) = delete;
+  CudaEvent& operator=(const CudaEvent&) = delete;
+  cudaEvent_t get() const { return event_; }
+  void abort() noexcept { event_ = nullptr; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
+// Owns an ncclComm_t created elsewhere (ncclCommInitRankConfig). The destructor and abort() call
+// ncclCommAbort, which frees local resources without waiting for peers: by then every operation
+// has been waited for, and on the error path a peer may never answer.
+class NcclComm {
+ public:
+  explicit NcclComm(ncclComm_t comm) : comm_(comm) {}
+  ~NcclComm() noexcept { abort(); }
+  NcclComm(NcclComm&& other) noexcept : comm_(other.comm_) { other.comm_ = nullptr; }
+  NcclComm& operator=(NcclComm&& other) noexcept;
+  NcclComm(const NcclComm&) = delete;
+  NcclComm& operator=(const NcclComm&) = delete;
+  ncclComm_t get() const { return comm_; }
+  void abort() noexcept;
+
+ private:
+  ncclComm_t comm_ = nullptr;
+};
+
+}  // namespace dcgan::dist::detail
+
+#endif  // DCGAN_WITH_NCCL
