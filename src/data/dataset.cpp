@@ -6,6 +6,7 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
+#include "dcgan/data/h5.h"
 #include "dcgan/data/shard_file.h"
 
 namespace dcgan::data {
@@ -61,6 +62,7 @@ int ShardDataset::image_size() const { return impl_->manifest.size; }
 int ShardDataset::channels() const { return impl_->manifest.channels; }
 
 void ShardDataset::read(const int64_t* indices, size_t n, uint8_t* out) {
+  h5::init();  // HDF5's error printing is per thread: keep it off on a loader thread too
   const size_t bytes = impl_->image_bytes;
   for (size_t i = 0; i < n; ++i) {
     const auto [shard, local] = impl_->locate(indices[i]);
@@ -89,6 +91,7 @@ std::vector<int8_t> ShardDataset::read_attrs(int shard_idx) {
 }
 
 std::vector<uint8_t> ShardDataset::read_shard_images(int shard_idx) {
+  h5::init();
   ShardFile& shard = impl_->shard(shard_idx);
   std::vector<uint8_t> out(static_cast<size_t>(shard.count()) * impl_->image_bytes);
   shard.read_range(0, shard.count(), out.data());
