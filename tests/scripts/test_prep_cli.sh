@@ -38,6 +38,10 @@ shards() { grep -E '"(sha256|count|file)"' "$1/manifest.json"; }
 grep -q '"total": 22' "$work/r1/manifest.json" || fail "total is not 22"
 grep -q '"skipped": 2' "$work/r2/manifest.json" || fail "skipped is not 2 under MPI"
 
+# A bad image on either rank under --on-bad-image fail: every rank exits 3, no hang, no manifest.
+expect 3 "jpg" -- timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 "$prep" pack --source celeba --input "$celeba" --out "$work/mpifail" --images-per-shard 3 --on-bad-image fail
+[ ! -e "$work/mpifail/manifest.json" ] || fail "a failed MPI pack left a manifest"
+
 # A non-empty --out needs --overwrite.
 expect 2 "overwrite" -- "$prep" pack --source celeba --input "$celeba" --out "$work/r1"
 expect 0 "wrote 22 images" -- "$prep" pack --source celeba --input "$celeba" --out "$work/r1" --size 32 --images-per-shard 5 --overwrite
