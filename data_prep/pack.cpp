@@ -199,7 +199,18 @@ json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int wor
   json results = json::array();
   for (int64_t s = rank; s < shards; s += world) {
     const std::string path = o.out + "/" + data::schema::shard_file_name(s);
-    auto [entry, skipped] = packer.pack_shard(path, s * per_shard, std::min(n, (s + 1) * per_shard), done);
+    // A failing shard ends this rank's work; its index lets rank 0 report the earliest failure.
+    json failed;
+    auto packed = std::make_pair(data::ShardEntry{}, int64_t{0});
+    failed = run_guarded_json([&] {
+      packed = packer.pack_shard(path, s * per_shard, std::min(n, (s + 1) * per_shard), done);
+      return json{{"code", 0}};
+    });
+    if (failed["code"] != 0) {
+      failed["shard"] = s;
+      return failed;
+    }
+    const auto& [entry, skipped] = packed;
     results.push_back({{"shard", s}, {"file", entry.file}, {"count", entry.count},
                        {"bytes", entry.bytes}, {"sha256", entry.sha256}, {"skipped", skipped}});
   }
@@ -211,11 +222,17 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
                     Clock::time_point start) {
   data::Manifest m;
   std::vector<json> shards;
+  json first_error;
   for (const auto& p : parts) {
     const json r = json::parse(p);
-    if (r.value("code", 0) != 0) return r;
+    if (r.value("code", 0) != 0) {
+      if (first_error.is_null() || r.value("shard", int64_t{-1}) < first_error.value("shard", int64_t{-1}))
+        first_error = r;
+      continue;
+    }
     for (const auto& s : r["shards"]) shards.push_back(s);
   }
+  if (!first_error.is_null()) return first_error;  // the earliest failing shard in source order
   std::sort(shards.begin(), shards.end(),
             [](const json& a, const json& b) { return a["shard"] < b["shard"]; });
   int64_t bytes = 0;
