@@ -200,9 +200,8 @@ json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int wor
   for (int64_t s = rank; s < shards; s += world) {
     const std::string path = o.out + "/" + data::schema::shard_file_name(s);
     // A failing shard ends this rank's work; its index lets rank 0 report the earliest failure.
-    json failed;
     auto packed = std::make_pair(data::ShardEntry{}, int64_t{0});
-    failed = run_guarded_json([&] {
+    json failed = run_guarded_json([&] {
       packed = packer.pack_shard(path, s * per_shard, std::min(n, (s + 1) * per_shard), done);
       return json{{"code", 0}};
     });
