@@ -1,0 +1,63 @@
+// BatchLoader: a prefetch thread reads this rank's next batches (uint8 HWC) from a ShardDataset
+// in the EpochSampler's order, so the step does not wait on the disk when the reader keeps up.
+// to_training_batch turns one into float [-1, 1] NCHW on the training device.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "dcgan/data/dataset.h"
+#include "dcgan/data/sampler.h"
+
+namespace dcgan::train {
+
+struct HostBatch {
+  torch::Tensor images;  // uint8 [B, H, W, C] on the host (pinned when loading for CUDA)
+  int64_t epoch = 0;
+  int64_t batch = 0;     // global batch index within the epoch
+};
+
+class BatchLoader {
+ public:
+  // Starts reading at batch `batch` of `epoch` and runs through epochs without end. The loader
+  // owns the dataset from now on (ShardDataset is not thread-safe). depth >= 1 batches are kept
+  // ready. `pin` allocates page-locked buffers (CUDA training).
+  BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
+              int64_t batch, bool pin, int depth = 2);
+  ~BatchLoader() noexcept;  // stops and joins the thread
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // The next batch in order; rethrows a read error of the thread (with its context).
+  HostBatch next();
+  int64_t batches_per_epoch() const { return batches_per_epoch_; }
+
+ private:
+  void produce();
+
+  data::ShardDataset& dataset_;
+  data::EpochSampler sampler_;
+  int64_t batches_per_epoch_;
+  int64_t next_epoch_;
+  int64_t next_batch_;
+  bool pin_;
+  size_t depth_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<HostBatch> ready_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// uint8 HWC -> float NCHW in [-1, 1] on `device`, as torchvision's ToTensor + Normalize(0.5, 0.5)
+// compute it ((x / 255 - 0.5) / 0.5), converted after the copy so only bytes cross to the device.
+torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device);
+
+}  // namespace dcgan::train

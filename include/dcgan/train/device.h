@@ -1,0 +1,30 @@
+// Where training runs: device choice, CPU thread count, deterministic/debug switches, and the
+// preemption flag set by signal handlers.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace dcgan::train {
+
+// "auto": CUDA when available, else CPU; "cuda": local_rank modulo the visible GPUs (UsageError
+// when there is none); "cpu".
+torch::Device choose_device(const std::string& want, int local_rank);
+
+// Cores this process may run on (sched_getaffinity) divided among the node's ranks, at least 1.
+int default_cpu_threads(int local_ranks);
+
+// --deterministic: deterministic algorithms (error on ops that have none) and cuDNN; set before
+// the first CUDA call. --detect-anomaly: autograd anomaly mode.
+void apply_debug_modes(bool deterministic, bool detect_anomaly);
+
+// The preemption flag: 0, or the number of the last stop signal received.
+std::atomic<int>& stop_signal();
+
+// SIGUSR1, SIGTERM and SIGINT only set stop_signal() (async-signal-safe); the trainer finishes
+// the step, agrees with its peers, saves and exits 75. Further signals change nothing.
+void install_stop_handlers();
+
+}  // namespace dcgan::train

@@ -1,0 +1,93 @@
+// Trainer: the DCGAN training loop of one rank. Builds G and D (sync-BN when asked), their Adam
+// optimizers and gradient reducers, resumes or broadcasts rank 0's start, then runs GanStep over
+// the sampler's batches with the periodic work (log, consistency check, sample, checkpoint) and
+// the cross-rank preemption agreement around it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "dcgan/data/dataset.h"
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/models/dcgan.h"
+#include "dcgan/train/checkpoint.h"
+#include "dcgan/train/config.h"
+#include "dcgan/train/gan_step.h"
+
+namespace dcgan::train {
+
+class BatchLoader;
+class MetricsLog;
+
+class Trainer {
+ public:
+  // `dataset` is handed to the loader thread during run(). `stop` (optional) is polled after
+  // every step; a non-zero value on any rank stops every rank at the same step.
+  Trainer(TrainConfig config, dist::Communicator& comm, data::ShardDataset& dataset,
+          torch::Device device, const std::atomic<int>* stop = nullptr);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains to the configured end; returns 0, or 75 (ExitCode::kPreempted) after a stop signal,
+  // once the checkpoint is written.
+  int run();
+
+  // Called after every step with the step number (tests use it to raise a stop).
+  std::function<void(int64_t step)> after_step;
+
+  int64_t total_steps() const { return total_steps_; }
+  const TrainCursor& cursor() const { return cursor_; }
+  const RunShape& shape() const { return shape_; }
+  models::Generator& generator() { return generator_; }
+  models::Discriminator& discriminator() { return discriminator_; }
+  torch::optim::Adam& opt_g() { return *opt_g_; }
+  torch::optim::Adam& opt_d() { return *opt_d_; }
+
+ private:
+  void build_models();
+  void start_state();           // fresh init or resume, then rank 0's state to every rank
+  TrainingState state_view();
+  torch::Tensor draw_latent();  // this rank's rows of one global draw
+  void after_each_step(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
+  void log_metrics(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
+  void check_consistency();
+  void write_samples();
+  void write_real_samples();
+  std::string write_checkpoint();
+  bool stop_agreed();
+  void prepare_run_dir();
+
+  TrainConfig config_;
+  dist::Communicator& comm_;
+  data::ShardDataset& dataset_;
+  torch::Device device_;
+  const std::atomic<int>* stop_;
+  RunShape shape_;
+  int64_t batches_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  int64_t epochs_shown_ = 0;  // E of the console's [e/E]
+  TrainCursor cursor_;
+  models::Generator generator_{nullptr};
+  models::Discriminator discriminator_{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt_g_;
+  std::unique_ptr<torch::optim::Adam> opt_d_;
+  std::unique_ptr<dist::GradReducer> reducer_g_;
+  std::unique_ptr<dist::GradReducer> reducer_d_;
+  std::unique_ptr<GanStep> step_;
+  torch::Tensor fixed_noise_;
+  at::Generator z_generator_;
+  bool resumed_ = false;
+  int64_t last_checkpoint_step_ = -1;
+  int64_t last_sample_step_ = -1;
+  std::chrono::steady_clock::time_point log_clock_;
+  int64_t log_clock_step_ = 0;
+};
+
+}  // namespace dcgan::train

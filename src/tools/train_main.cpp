@@ -1,0 +1,101 @@
+// dcgan-train: flags -> MPI -> communicator -> data -> models -> Trainer::run().
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/main_guard.h"
+#include "dcgan/common/str.h"
+#include "dcgan/data/dataset.h"
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/mpi_session.h"
+#include "dcgan/dist/rank_guard.h"
+#include "dcgan/train/config.h"
+#include "dcgan/train/device.h"
+#include "dcgan/train/trainer.h"
+
+namespace {
+
+using dcgan::train::TrainConfig;
+
+// Every option of TrainConfig; --help shows each default.
+void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
+  app.option_defaults()->always_capture_default();
+  app.set_config("--config", "", "read options from a TOML file (e.g. a run's config.toml)");
+  app.add_option("--data", c.data, "packed data set directory (dcgan-prep pack)")->required();
+  app.add_option("--out", c.out, "run directory (config, metrics, samples, checkpoints, logs)")->required();
+  resume = app.add_option("--resume", c.resume,
+                          "continue from a checkpoint: no value = <out>/checkpoints/latest, or a "
+                          "run/checkpoints/step directory")->expected(0, 1);
+  app.add_option("--nz", c.nz, "latent size");
+  app.add_option("--ngf", c.ngf, "generator feature maps");
+  app.add_option("--ndf", c.ndf, "discriminator feature maps");
+  app.add_option("--batch-size", c.batch_size, "images per rank per step (global = x ranks)");
+  app.add_option("--epochs", c.epochs, "epochs to train (ignored when --steps > 0)");
+  app.add_option("--steps", c.steps, "steps to train; 0 = use --epochs");
+  app.add_option("--lr", c.lr, "Adam learning rate of both nets");
+  app.add_option("--beta1", c.beta1, "Adam beta1");
+  app.add_option("--beta2", c.beta2, "Adam beta2");
+  app.add_option("--real-label", c.real_label, "target of real images (< 1: one-sided smoothing)");
+  app.add_option("--seed", c.seed, "seed of init, fixed noise, latent draws and shuffling");
+  app.add_option("--log-every", c.log_every, "steps between metrics lines");
+  app.add_option("--sample-every", c.sample_every, "steps between sample grids");
+  app.add_option("--ckpt-every", c.ckpt_every, "steps between checkpoints");
+  app.add_option("--keep", c.keep, "checkpoints kept");
+  app.add_option("--device", c.device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--threads", c.threads, "CPU threads per rank; 0 = available cores / local ranks");
+  app.add_option("--backend", c.backend, "gradient all-reduce: auto | nccl | mpi")
+      ->check(CLI::IsMember({"auto", "nccl", "mpi"}));
+  app.add_option("--bucket-mb", c.bucket_mb, "all-reduce bucket size in MiB");
+  app.add_flag("--sync-bn", c.sync_bn, "synchronise BatchNorm statistics across ranks");
+  app.add_option("--check-every", c.check_every, "steps between cross-rank consistency checks (0 = at checkpoints only)");
+  app.add_option("--on-nan", c.on_nan, "non-finite loss or gradient: fail | skip (the update, on every rank)")
+      ->check(CLI::IsMember({"fail", "skip"}));
+  app.add_option("--comm-timeout", c.comm_timeout, "seconds a collective may wait before the job aborts");
+  app.add_flag("--cache-data", c.cache_data, "load the whole data set into memory");
+  app.add_flag("--deterministic", c.deterministic, "deterministic algorithms only (debug)");
+  app.add_flag("--detect-anomaly", c.detect_anomaly, "autograd anomaly detection (debug, slow)");
+  app.add_flag("--check-nan", c.check_nan, "check every loss each phase, naming the tensor (debug)");
+  app.add_flag("--verbose", c.verbose, "debug-level logs");
+}
+
+int train(TrainConfig config, const dcgan::dist::MpiSession& session) {
+  using namespace dcgan;
+  train::validate_config(config);
+  // log::init creates <out>/logs; every rank writes its own rank-N.log there.
+  log::init({session.rank(), session.world_size(), config.out + "/logs", config.verbose, false});
+  train::apply_debug_modes(config.deterministic, config.detect_anomaly);
+  train::install_stop_handlers();
+  const torch::Device device = train::choose_device(config.device, session.local_rank());
+  torch::set_num_threads(config.threads > 0 ? static_cast<int>(config.threads)
+                                            : train::default_cpu_threads(session.local_size()));
+  dist::CommConfig comm_config;
+  comm_config.backend = config.backend;
+  comm_config.timeout = std::chrono::seconds(config.comm_timeout);
+  auto comm = dist::make_communicator(comm_config, session, device);
+  data::ShardDataset dataset(config.data);
+  train::Trainer trainer(std::move(config), *comm, dataset, device, &train::stop_signal());
+  return trainer.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TrainConfig config;
+  CLI::App app{"dcgan-train: data-parallel DCGAN training (mpirun -np N dcgan-train ...)"};
+  CLI::Option* resume = nullptr;
+  add_flags(app, config, resume);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : static_cast<int>(dcgan::ExitCode::kUsage);
+  }
+  if (resume->count() > 0 && config.resume.empty()) config.resume = "latest";
+  return dcgan::run_guarded("dcgan-train", [&] {
+    dcgan::dist::MpiSession session(&argc, &argv);
+    return dcgan::dist::run_rank_guarded("dcgan-train", session,
+                                         [&] { return train(config, session); });
+  });
+}

@@ -1,0 +1,92 @@
+// Prefetching batch loader: one producer thread, a bounded queue, errors handed to the consumer.
+#include "dcgan/train/batch_loader.h"
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+
+namespace dcgan::train {
+
+BatchLoader::BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
+                         int64_t batch, bool pin, int depth)
+    : dataset_(dataset),
+      sampler_(std::move(sampler)),
+      batches_per_epoch_(sampler_.batches_per_epoch()),
+      next_epoch_(epoch),
+      next_batch_(batch),
+      pin_(pin),
+      depth_(static_cast<size_t>(std::max(depth, 1))) {
+  if (batches_per_epoch_ <= 0) {
+    throw DataError(str("the data set has ", dataset_.size(),
+                        " images, fewer than one global batch HINT: lower --batch-size or use "
+                        "fewer ranks"));
+  }
+  if (next_batch_ >= batches_per_epoch_) {  // a cursor at an epoch's end starts the next epoch
+    next_epoch_ += next_batch_ / batches_per_epoch_;
+    next_batch_ %= batches_per_epoch_;
+  }
+  thread_ = std::thread([this] { produce(); });
+}
+
+BatchLoader::~BatchLoader() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void BatchLoader::produce() {
+  try {
+    const int64_t side = dataset_.image_size();
+    const int64_t channels = dataset_.channels();
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || ready_.size() < depth_; });
+        if (stop_) return;
+      }
+      HostBatch batch;
+      batch.epoch = next_epoch_;
+      batch.batch = next_batch_;
+      const std::vector<int64_t> indices = sampler_.rank_batch(next_epoch_, next_batch_);
+      const int64_t n = static_cast<int64_t>(indices.size());
+      batch.images = torch::empty({n, side, side, channels},
+                                  torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pin_));
+      dataset_.read(indices.data(), indices.size(), batch.images.data_ptr<uint8_t>());
+      if (++next_batch_ == batches_per_epoch_) {
+        next_batch_ = 0;
+        ++next_epoch_;
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ready_.push_back(std::move(batch));
+      }
+      changed_.notify_all();
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    error_ = std::current_exception();
+    changed_.notify_all();
+  }
+}
+
+HostBatch BatchLoader::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return !ready_.empty() || error_ != nullptr; });
+  if (ready_.empty()) std::rethrow_exception(error_);
+  HostBatch batch = std::move(ready_.front());
+  ready_.pop_front();
+  lock.unlock();
+  changed_.notify_all();
+  return batch;
+}
+
+torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device) {
+  torch::Tensor on_device = images_u8.to(device, /*non_blocking=*/true);
+  return on_device.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5).div(0.5)
+      .contiguous();
+}
+
+}  // namespace dcgan::train

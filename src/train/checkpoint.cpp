@@ -1,0 +1,329 @@
+// Checkpoint save/restore. Every file is written into a temp directory and fsynced; the directory
+// is renamed into place and only then does checkpoints/latest move, so a crash or a full disk at
+// any point leaves the previous checkpoint and pointer intact.
+#include "dcgan/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "dcgan/common/atomic_file.h"
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+#include "dcgan/train/fingerprint.h"
+#include "posix_fs.h"
+
+namespace dcgan::train {
+namespace {
+
+constexpr const char* kInfoFile = "checkpoint.toml";
+constexpr const char* kConfigFile = "config.toml";
+
+std::string step_dir_name(int64_t step) {
+  std::ostringstream out;
+  out << "step-" << std::setw(6) << std::setfill('0') << step;
+  return out.str();
+}
+
+// Writes and fsyncs one file; throws Error naming it (ENOSPC gets a remedy).
+void write_durable(const std::string& path, const std::string& bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(str("cannot create ", path, ": ", std::strerror(errno)));
+  size_t done = 0;
+  int err = 0;
+  while (done < bytes.size() && err == 0) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno != EINTR) err = errno;
+    if (n > 0) done += static_cast<size_t>(n);
+  }
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    const bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
+    throw Error(str("cannot write checkpoint file ", path, ": ", std::strerror(err),
+                    full ? " HINT: free disk space or lower --keep; the previous checkpoint is intact"
+                         : ""));
+  }
+}
+
+template <class Saveable>
+std::string serialize_to_bytes(const Saveable& value) {
+  std::ostringstream out;
+  torch::save(value, out);
+  return out.str();
+}
+
+std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, torch::Device(torch::kCPU));
+  } catch (const c10::Error& e) {
+    throw DataError(str("cannot read checkpoint file ", path, ": ", e.what_without_backtrace()));
+  }
+  return archive;
+}
+
+// Loads module tensors by name from `archive` (the layout torch::save(module) writes: tensors by
+// local name, children as nested archives), checking each shape before copying in place.
+void load_tensors(torch::serialize::InputArchive& archive, torch::nn::Module& module,
+                  const std::string& prefix, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  auto load_one = [&](const std::string& name, torch::Tensor& target, bool is_buffer) {
+    torch::Tensor saved;
+    if (!archive.try_read(name, saved, is_buffer)) {
+      throw UsageError(str(what, ": checkpoint has no tensor '", prefix, name, "'"));
+    }
+    if (saved.sizes() != target.sizes()) {
+      throw UsageError(dcgan::str(what, ": tensor '", prefix, name, "' has shape ", saved.sizes(),
+                           " in the checkpoint but ", target.sizes(), " in the model"));
+    }
+    target.copy_(saved);
+  };
+  for (auto& item : module.named_parameters(/*recurse=*/false)) load_one(item.key(), item.value(), false);
+  for (auto& item : module.named_buffers(/*recurse=*/false)) load_one(item.key(), item.value(), true);
+  for (auto& child : module.named_children()) {
+    torch::serialize::InputArchive child_archive;
+    if (!archive.try_read(child.key(), child_archive)) {
+      throw UsageError(str(what, ": checkpoint has no module '", prefix, child.key(), "'"));
+    }
+    load_tensors(child_archive, *child.value(), prefix + child.key() + ".", what);
+  }
+}
+
+// checkpoint.toml: flat `key = value` lines (integers and quoted strings).
+std::map<std::string, std::string> read_key_values(const std::string& path) {
+  std::map<std::string, std::string> values;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    auto trim = [](std::string s) {
+      s.erase(0, s.find_first_not_of(" \t\""));
+      s.erase(s.find_last_not_of(" \t\"\r") + 1);
+      return s;
+    };
+    values[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+  }
+  return values;
+}
+
+int64_t int_value(const std::map<std::string, std::string>& values, const std::string& key,
+                  const std::string& path) {
+  auto it = values.find(key);
+  if (it == values.end()) throw DataError(str(path, ": missing key '", key, "'"));
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    throw DataError(str(path, ": key '", key, "' is not an integer: '", it->second, "'"));
+  }
+}
+
+std::string info_toml(const TrainingState& state, const RunShape& shape) {
+  const TrainCursor& c = *state.cursor;
+  std::ostringstream out;
+  out << "# dcgan-train checkpoint\n"
+      << "format_version = " << kCheckpointFormatVersion << "\n"
+      << "step = " << c.step << "\nepoch = " << c.epoch << "\nbatch = " << c.batch << "\n"
+      << "world_size = " << shape.world_size << "\nimage_size = " << shape.image_size << "\n"
+      << "channels = " << shape.channels << "\n"
+      << "# FNV-1a of every tensor's bytes: equal fingerprints = bit-identical state\n"
+      << "fingerprint_generator = \"" << module_fingerprint(**state.generator) << "\"\n"
+      << "fingerprint_discriminator = \"" << module_fingerprint(**state.discriminator) << "\"\n"
+      << "fingerprint_optim_g = \"" << optimizer_fingerprint(*state.opt_g) << "\"\n"
+      << "fingerprint_optim_d = \"" << optimizer_fingerprint(*state.opt_d) << "\"\n";
+  return out.str();
+}
+
+void write_checkpoint_files(const std::string& dir, const TrainingState& state,
+                            const TrainConfig& config, const RunShape& shape) {
+  write_durable(dir + "/generator.pt", serialize_to_bytes(*state.generator));
+  write_durable(dir + "/discriminator.pt", serialize_to_bytes(*state.discriminator));
+  write_durable(dir + "/optim_g.pt", serialize_to_bytes(*state.opt_g));
+  write_durable(dir + "/optim_d.pt", serialize_to_bytes(*state.opt_d));
+  torch::serialize::OutputArchive archive;
+  archive.write("fixed_noise", state.fixed_noise->cpu());
+  archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
+  archive.write("rng_z", state.z_generator->get_state());
+  if (state.cuda_rng) {
+    archive.write("rng_cuda", at::globalContext().defaultGenerator(torch::Device(torch::kCUDA)).get_state());
+  }
+  write_durable(dir + "/state.pt", archive_bytes(archive));
+  TrainConfig saved = config;
+  saved.resume.clear();
+  write_durable(dir + "/" + kConfigFile, config_to_toml(saved, shape));
+  write_durable(dir + "/" + kInfoFile, info_toml(state, shape));  // last: marks it complete
+  fsync_path(dir);
+}
+
+// Keeps the newest `keep` step directories (never `current`).
+void prune(const std::string& root, int64_t keep, const std::string& current) {
+  std::vector<std::pair<int64_t, std::string>> steps;
+  for (const std::string& name : posix::list_dir(root)) {
+    if (name.rfind("step-", 0) == 0 && posix::is_directory(root + "/" + name)) {
+      steps.emplace_back(std::atoll(name.c_str() + 5), name);
+    }
+  }
+  std::sort(steps.begin(), steps.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < steps.size(); ++i) {
+    if (steps[i].second != current) posix::remove_tree(root + "/" + steps[i].second);
+  }
+}
+
+}  // namespace
+
+models::DcganOptions CheckpointInfo::model_options() const {
+  models::DcganOptions options;
+  options.nz = config.nz;
+  options.ngf = config.ngf;
+  options.ndf = config.ndf;
+  options.channels = shape.channels;
+  options.image_size = shape.image_size;
+  return options;
+}
+
+std::string resolve_checkpoint_dir(const std::string& path) {
+  if (posix::exists(path + "/" + kInfoFile)) return path;
+  for (const std::string& root : {path, path + "/checkpoints"}) {
+    const std::string pointer = root + "/latest";
+    if (!posix::exists(pointer)) continue;
+    std::string name = read_file(pointer);
+    name.erase(name.find_last_not_of(" \n\r\t") + 1);
+    const std::string dir = root + "/" + name;
+    if (!posix::exists(dir + "/" + kInfoFile)) {
+      throw DataError(str(pointer, " points at ", dir, ", which is not a complete checkpoint"));
+    }
+    return dir;
+  }
+  throw UsageError(str("no checkpoint at ", path,
+                       " HINT: pass a run directory with checkpoints/latest or a step-NNNNNN directory"));
+}
+
+CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
+  CheckpointInfo info;
+  info.dir = ckpt_dir;
+  const std::string info_path = ckpt_dir + "/" + kInfoFile;
+  const auto values = read_key_values(info_path);
+  info.format_version = static_cast<int>(int_value(values, "format_version", info_path));
+  if (info.format_version != kCheckpointFormatVersion) {
+    throw UsageError(str(info_path, ": checkpoint format ", info.format_version,
+                         " is not supported (this build reads format ", kCheckpointFormatVersion, ")"));
+  }
+  info.cursor.step = int_value(values, "step", info_path);
+  info.cursor.epoch = int_value(values, "epoch", info_path);
+  info.cursor.batch = int_value(values, "batch", info_path);
+  const std::string config_path = ckpt_dir + "/" + kConfigFile;
+  config_from_toml(read_file(config_path), config_path, &info.config, &info.shape);
+  info.shape.world_size = int_value(values, "world_size", info_path);
+  info.shape.image_size = int_value(values, "image_size", info_path);
+  info.shape.channels = int_value(values, "channels", info_path);
+  return info;
+}
+
+void load_module_checked(const std::string& file, torch::nn::Module& module, const std::string& what) {
+  auto archive = open_archive(file);
+  load_tensors(archive, module, "", what);
+}
+
+models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device) {
+  const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
+  models::Generator generator(info.model_options());
+  load_module_checked(ckpt_dir + "/generator.pt", *generator, "generator");
+  generator->to(device);
+  generator->eval();
+  return generator;
+}
+
+torch::Tensor load_fixed_noise(const std::string& ckpt_dir) {
+  auto archive = open_archive(ckpt_dir + "/state.pt");
+  torch::Tensor noise;
+  archive.read("fixed_noise", noise);
+  return noise;
+}
+
+std::string save_checkpoint(const std::string& run_dir, const TrainingState& state,
+                            const TrainConfig& config, const RunShape& shape) {
+  const std::string root = run_dir + "/checkpoints";
+  const std::string name = step_dir_name(state.cursor->step);
+  const std::string final_dir = root + "/" + name;
+  const std::string tmp_dir = str(root, "/.tmp-", name, "-", ::getpid());
+  posix::make_dirs(root);
+  posix::remove_tree(tmp_dir);
+  try {
+    posix::make_dirs(tmp_dir);
+    write_checkpoint_files(tmp_dir, state, config, shape);
+    if (posix::exists(final_dir)) {  // the same step saved again: swap, then drop the old copy
+      const std::string old_dir = str(root, "/.old-", name, "-", ::getpid());
+      posix::rename_path(final_dir, old_dir);
+      posix::rename_path(tmp_dir, final_dir);
+      posix::remove_tree(old_dir);
+    } else {
+      posix::rename_path(tmp_dir, final_dir);
+    }
+    fsync_path(root);
+    write_file_atomic(root + "/latest", name + "\n");
+  } catch (...) {
+    posix::remove_tree(tmp_dir);
+    throw;
+  }
+  prune(root, config.keep, name);
+  return final_dir;
+}
+
+CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingState& state,
+                                  const TrainConfig& config, const RunShape& shape) {
+  CheckpointInfo info = read_checkpoint_info(ckpt_dir);
+  const std::pair<const char*, std::pair<int64_t, int64_t>> fields[] = {
+      {"nz", {info.config.nz, config.nz}},
+      {"ngf", {info.config.ngf, config.ngf}},
+      {"ndf", {info.config.ndf, config.ndf}},
+      {"image size", {info.shape.image_size, shape.image_size}},
+      {"channels", {info.shape.channels, shape.channels}}};
+  for (const auto& [field, values] : fields) {
+    if (values.first != values.second) {
+      throw UsageError(str("checkpoint ", ckpt_dir, " does not match the configuration: ", field,
+                           " is ", values.first, " in the checkpoint but ", values.second,
+                           " now HINT: resume with the run's own options (its config.toml)"));
+    }
+  }
+  load_module_checked(ckpt_dir + "/generator.pt", **state.generator, "generator");
+  load_module_checked(ckpt_dir + "/discriminator.pt", **state.discriminator, "discriminator");
+  const torch::Device device = state.fixed_noise->device();
+  torch::load(*state.opt_g, ckpt_dir + "/optim_g.pt", device);
+  torch::load(*state.opt_d, ckpt_dir + "/optim_d.pt", device);
+  auto archive = open_archive(ckpt_dir + "/state.pt");
+  // Each read needs an undefined tensor: reading into a defined one would set_() its storage.
+  auto read = [&](const char* key) {
+    torch::Tensor tensor;
+    archive.read(key, tensor);
+    return tensor;
+  };
+  *state.fixed_noise = read("fixed_noise").to(device);
+  at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();  // a handle on the default
+  cpu_rng.set_state(read("rng_cpu"));
+  state.z_generator->set_state(read("rng_z"));
+  torch::Tensor cuda_state;
+  if (state.cuda_rng && archive.try_read("rng_cuda", cuda_state)) {
+    at::Generator cuda_rng = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA));
+    cuda_rng.set_state(cuda_state);
+  }
+  *state.cursor = info.cursor;
+  return info;
+}
+
+}  // namespace dcgan::train

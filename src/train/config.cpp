@@ -1,0 +1,232 @@
+// TrainConfig validation and its config.toml round trip. One field list (for_each_field) drives
+// the writer, the parser and the start-up table, so a new option cannot be forgotten in one.
+#include "dcgan/train/config.h"
+
+#include <cstdlib>
+#include <iomanip>
+#include <sstream>
+#include <vector>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/str.h"
+
+namespace dcgan::train {
+namespace {
+
+// Calls visit(key, field&) for every option in flag order; keys are the long flag names.
+template <class Config, class Visit>
+void for_each_field(Config& c, Visit&& visit) {
+  visit("data", c.data);
+  visit("out", c.out);
+  visit("nz", c.nz);
+  visit("ngf", c.ngf);
+  visit("ndf", c.ndf);
+  visit("batch-size", c.batch_size);
+  visit("epochs", c.epochs);
+  visit("steps", c.steps);
+  visit("lr", c.lr);
+  visit("beta1", c.beta1);
+  visit("beta2", c.beta2);
+  visit("real-label", c.real_label);
+  visit("seed", c.seed);
+  visit("log-every", c.log_every);
+  visit("sample-every", c.sample_every);
+  visit("ckpt-every", c.ckpt_every);
+  visit("keep", c.keep);
+  visit("device", c.device);
+  visit("threads", c.threads);
+  visit("backend", c.backend);
+  visit("bucket-mb", c.bucket_mb);
+  visit("sync-bn", c.sync_bn);
+  visit("check-every", c.check_every);
+  visit("on-nan", c.on_nan);
+  visit("comm-timeout", c.comm_timeout);
+  visit("cache-data", c.cache_data);
+  visit("deterministic", c.deterministic);
+  visit("detect-anomaly", c.detect_anomaly);
+  visit("check-nan", c.check_nan);
+  visit("verbose", c.verbose);
+}
+
+template <class Visit>
+void for_each_shape_field(RunShape& s, Visit&& visit) {
+  visit("image-size", s.image_size);
+  visit("channels", s.channels);
+  visit("world-size", s.world_size);
+  visit("device", s.device);
+}
+
+// Shortest decimal that reads back to the same double, so config.toml round-trips exactly.
+std::string format_double(double value) {
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::ostringstream out;
+    out << std::setprecision(precision) << value;
+    if (std::strtod(out.str().c_str(), nullptr) == value) {
+      std::string text = out.str();
+      if (text.find_first_of(".eEn") == std::string::npos) text += ".0";  // TOML float
+      return text;
+    }
+  }
+  return std::to_string(value);
+}
+
+std::string quote(const std::string& text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string format_value(const std::string& v) { return quote(v); }
+std::string format_value(int64_t v) { return std::to_string(v); }
+std::string format_value(double v) { return format_double(v); }
+std::string format_value(bool v) { return v ? "true" : "false"; }
+
+struct ParseContext {
+  std::string origin;
+  int line = 0;
+  [[noreturn]] void fail(const std::string& what) const {
+    throw UsageError(str(origin, ":", line, ": ", what));
+  }
+};
+
+void parse_value(const std::string& text, std::string* out, const ParseContext& ctx) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') ctx.fail("expected a quoted string");
+  out->clear();
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    if (text[i] == '\\' && i + 2 < text.size()) ++i;
+    *out += text[i];
+  }
+}
+
+void parse_value(const std::string& text, int64_t* out, const ParseContext& ctx) {
+  char* end = nullptr;
+  *out = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0') ctx.fail(str("expected an integer, got '", text, "'"));
+}
+
+void parse_value(const std::string& text, double* out, const ParseContext& ctx) {
+  char* end = nullptr;
+  *out = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') ctx.fail(str("expected a number, got '", text, "'"));
+}
+
+void parse_value(const std::string& text, bool* out, const ParseContext& ctx) {
+  if (text != "true" && text != "false") ctx.fail(str("expected true or false, got '", text, "'"));
+  *out = text == "true";
+}
+
+std::string trim(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
+}
+
+// Sets the field named `key` of `fields` (a config or a shape); false if there is none.
+template <class Fields, class ForEach>
+bool assign(Fields& fields, ForEach for_each, const std::string& key, const std::string& value,
+            const ParseContext& ctx) {
+  bool found = false;
+  for_each(fields, [&](const char* name, auto& field) {
+    if (key == name) {
+      parse_value(value, &field, ctx);
+      found = true;
+    }
+  });
+  return found;
+}
+
+void require(bool ok, const std::string& option, const std::string& why) {
+  if (!ok) throw UsageError(str("--", option, " ", why));
+}
+
+}  // namespace
+
+void validate_config(const TrainConfig& c) {
+  require(!c.data.empty(), "data", "is required");
+  require(!c.out.empty(), "out", "is required");
+  require(c.nz > 0 && c.ngf > 0 && c.ndf > 0, "nz/--ngf/--ndf", "must be positive");
+  require(c.batch_size > 0, "batch-size", str("must be positive, got ", c.batch_size));
+  require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");
+  require(c.steps >= 0, "steps", "must not be negative");
+  require(c.lr > 0, "lr", "must be positive");
+  require(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, "beta1/--beta2",
+          "must be in [0, 1)");
+  require(c.real_label > 0 && c.real_label <= 1, "real-label", "must be in (0, 1]");
+  require(c.log_every > 0, "log-every", "must be positive");
+  require(c.sample_every > 0, "sample-every", "must be positive");
+  require(c.ckpt_every > 0, "ckpt-every", "must be positive");
+  require(c.keep > 0, "keep", "must be at least 1");
+  require(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device",
+          str("must be auto, cpu or cuda, got '", c.device, "'"));
+  require(c.threads >= 0, "threads", "must not be negative");
+  require(c.backend == "auto" || c.backend == "nccl" || c.backend == "mpi", "backend",
+          str("must be auto, nccl or mpi, got '", c.backend, "'"));
+  require(c.bucket_mb > 0, "bucket-mb", "must be positive");
+  require(c.check_every >= 0, "check-every", "must not be negative");
+  require(c.on_nan == "fail" || c.on_nan == "skip", "on-nan",
+          str("must be fail or skip, got '", c.on_nan, "'"));
+  require(c.comm_timeout > 0, "comm-timeout", "must be positive");
+}
+
+std::string config_to_toml(const TrainConfig& config, const RunShape& shape) {
+  std::ostringstream out;
+  out << "# dcgan-train options; usable as `dcgan-train --config FILE`\n";
+  TrainConfig copy = config;
+  for_each_field(copy, [&](const char* key, auto& value) { out << key << " = " << format_value(value) << "\n"; });
+  out << "\n[run]  # derived at start, not options\n";
+  RunShape shape_copy = shape;
+  for_each_shape_field(shape_copy, [&](const char* key, auto& value) {
+    out << key << " = " << format_value(value) << "\n";
+  });
+  return out.str();
+}
+
+void config_from_toml(const std::string& text, const std::string& origin, TrainConfig* config,
+                      RunShape* shape) {
+  ParseContext ctx{origin, 0};
+  std::istringstream in(text);
+  std::string raw;
+  std::string section;
+  while (std::getline(in, raw)) {
+    ++ctx.line;
+    std::string line = raw;
+    if (const size_t hash = line.find('#'); hash != std::string::npos && line.find('"') > hash) {
+      line = line.substr(0, hash);  // comments (never inside our quoted values' prefix)
+    }
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      section = trim(line.substr(1, line.find(']') - 1));
+      if (section != "run") ctx.fail(str("unknown table [", section, "]"));
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (eq == std::string::npos) ctx.fail("expected key = value");
+    const std::string key = trim(line.substr(0, eq));
+    const std::string value = trim(line.substr(eq + 1));
+    const bool known = section.empty()
+                           ? assign(*config, [](auto& c, auto v) { for_each_field(c, v); }, key, value, ctx)
+                           : assign(*shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, key, value, ctx);
+    if (!known) ctx.fail(str("unknown key '", key, "'"));
+  }
+}
+
+std::string config_table(const TrainConfig& config, const RunShape& shape) {
+  std::ostringstream out;
+  auto row = [&](const char* key, const auto& value) {
+    out << "\n  " << std::left << std::setw(16) << key << format_value(value);
+  };
+  out << "options:";
+  TrainConfig copy = config;
+  for_each_field(copy, [&](const char* key, auto& value) { row(key, value); });
+  row("resume", copy.resume);
+  RunShape shape_copy = shape;
+  for_each_shape_field(shape_copy, [&](const char* key, auto& value) { row(key, value); });
+  row("global-batch", config.batch_size * shape.world_size);
+  return out.str();
+}
+
+}  // namespace dcgan::train

@@ -1,0 +1,65 @@
+// Device, threads, debug modes and the preemption signal flag.
+#include "dcgan/train/device.h"
+
+#include <sched.h>
+
+#include <csignal>
+#include <cstdlib>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/str.h"
+
+namespace dcgan::train {
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_number); }
+
+}  // namespace
+
+torch::Device choose_device(const std::string& want, int local_rank) {
+  const bool have_cuda = torch::cuda::is_available();
+  if (want == "cpu" || (want == "auto" && !have_cuda)) return torch::Device(torch::kCPU);
+  if (!have_cuda) {
+    throw UsageError("--device cuda: no CUDA device is visible HINT: use --device cpu or auto");
+  }
+  const int gpus = static_cast<int>(torch::cuda::device_count());
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+}
+
+int default_cpu_threads(int local_ranks) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  int cores = 1;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cores = CPU_COUNT(&set);
+  return std::max(1, cores / std::max(1, local_ranks));
+}
+
+void apply_debug_modes(bool deterministic, bool detect_anomaly) {
+  if (deterministic) {
+    // cuBLAS needs a fixed workspace to be deterministic; must be set before CUDA starts.
+    ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
+  if (detect_anomaly) torch::autograd::AnomalyMode::set_enabled(true);
+}
+
+std::atomic<int>& stop_signal() { return g_stop_signal; }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // MPI and file I/O calls continue after the flag is set
+  for (int signal_number : {SIGUSR1, SIGTERM, SIGINT}) {
+    if (sigaction(signal_number, &action, nullptr) != 0) {
+      throw Error(str("cannot install the handler for signal ", signal_number));
+    }
+  }
+}
+
+}  // namespace dcgan::train

@@ -1,0 +1,171 @@
+// The DCGAN step, phase by phase as in the PyTorch tutorial; the only additions are the gradient
+// averages across ranks (phases 5 and 9), D frozen during G's backward, and the NaN/Inf guard.
+#include "dcgan/train/gan_step.h"
+
+#include <cmath>
+#include <limits>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+
+namespace dcgan::train {
+namespace {
+
+namespace F = torch::nn::functional;
+
+// D's parameters stop requiring grad while G's loss flows back through D, so D's gradient buffer
+// (already averaged and applied) is left untouched by G's backward.
+class FreezeParams {
+ public:
+  explicit FreezeParams(torch::nn::Module& module) : params_(module.parameters()) {
+    for (auto& p : params_) p.set_requires_grad(false);
+  }
+  ~FreezeParams() {
+    for (auto& p : params_) p.set_requires_grad(true);
+  }
+  FreezeParams(const FreezeParams&) = delete;
+  FreezeParams& operator=(const FreezeParams&) = delete;
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
+
+// The tutorial's BCELoss, except that a non-finite D output gives a NaN loss (caught by the guard)
+// instead of tripping BCE's input-range check (an exception on CPU, a device-side assert on
+// CUDA). Values and gradients are bit-identical to F::binary_cross_entropy when D's output is
+// finite: where() passes them through and the added term is +0.
+torch::Tensor bce(const torch::Tensor& output, const torch::Tensor& target) {
+  const torch::Tensor finite = torch::isfinite(output);
+  const torch::Tensor loss =
+      F::binary_cross_entropy(torch::where(finite, output, torch::full_like(output, 0.5)), target);
+  return loss + torch::where(finite.all(), 0.0, std::numeric_limits<double>::quiet_NaN()).to(loss.dtype());
+}
+
+}  // namespace
+
+GanStep::GanStep(models::Generator generator, models::Discriminator discriminator,
+                 torch::optim::Adam& opt_g, torch::optim::Adam& opt_d,
+                 dist::GradReducer& reducer_g, dist::GradReducer& reducer_d,
+                 dist::Communicator& comm, StepOptions options)
+    : g_(std::move(generator)),
+      d_(std::move(discriminator)),
+      opt_g_(opt_g),
+      opt_d_(opt_d),
+      reducer_g_(reducer_g),
+      reducer_d_(reducer_d),
+      comm_(comm),
+      options_(options) {}
+
+StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64_t step) {
+  const int64_t batch = real.size(0);
+  const auto label_options = real.options();
+  StepResult result;
+
+  // 1. D.zero_grad (in place: the .grads are views into the reducer's flat buffer).
+  reducer_d_.zero_grad();
+
+  // 2. D on real images, target real_label.
+  torch::Tensor label = torch::full({batch}, options_.real_label, label_options);
+  torch::Tensor out_real = d_->forward(real);
+  torch::Tensor err_d_real = bce(out_real, label);
+  check_loss("loss_d_real", err_d_real, step);
+  err_d_real.backward();
+
+  // 3. Fake images from this rank's rows of the global latent draw.
+  torch::Tensor fake = g_->forward(z);
+
+  // 4. D on detached fakes, target 0; gradients accumulate onto the real pass's.
+  label.fill_(0.0);
+  torch::Tensor out_fake = d_->forward(fake.detach());
+  torch::Tensor err_d_fake = bce(out_fake, label);
+  check_loss("loss_d_fake", err_d_fake, step);
+  err_d_fake.backward();
+  torch::Tensor err_d = err_d_real.detach() + err_d_fake.detach();
+
+  // 5. Average D's gradients across ranks.
+  reducer_d_.average();
+
+  // 6. D update (unless a non-finite loss/gradient made every rank skip it).
+  if (guard_update("D", err_d, reducer_d_, *d_, step)) {
+    opt_d_.step();
+  } else {
+    result.skipped_d = true;
+  }
+
+  // 7. G.zero_grad.
+  reducer_g_.zero_grad();
+
+  // 8. D (after its update) on the same fakes, target real_label; backward into G only.
+  label.fill_(options_.real_label);
+  torch::Tensor out_g;
+  torch::Tensor err_g;
+  {
+    FreezeParams frozen(*d_);
+    out_g = d_->forward(fake);
+    err_g = bce(out_g, label);
+    check_loss("loss_g", err_g, step);
+    err_g.backward();
+  }
+
+  // 9. Average G's gradients across ranks.
+  reducer_g_.average();
+
+  // 10. G update.
+  if (guard_update("G", err_g, reducer_g_, *g_, step)) {
+    opt_g_.step();
+  } else {
+    result.skipped_g = true;
+  }
+
+  result.stats = torch::stack({err_d, err_g.detach(), out_real.detach().mean(),
+                               out_fake.detach().mean(), out_g.detach().mean()});
+  return result;
+}
+
+bool GanStep::all_ranks_finite(bool finite_here) {
+  if (comm_.world_size() == 1) return finite_here;
+  torch::Tensor flag = torch::tensor({finite_here ? 0 : 1}, torch::kInt32);
+  comm_.all_reduce(flag, dist::ReduceOp::kMax);
+  return flag.item<int32_t>() == 0;
+}
+
+void GanStep::check_loss(const char* name, const torch::Tensor& value, int64_t step) {
+  if (!options_.check_each_phase) return;
+  if (!std::isfinite(value.item<double>())) {
+    throw Error(str("non-finite ", name, " = ", value.item<double>(), " at step ", step,
+                    " HINT: lower --lr, check the data, or run with --detect-anomaly"));
+  }
+}
+
+bool GanStep::guard_update(const char* phase, const torch::Tensor& loss,
+                           dist::GradReducer& reducer, torch::nn::Module& module, int64_t step) {
+  // One device->host sync per phase: the loss and every averaged gradient element at once.
+  const bool finite_here =
+      (torch::isfinite(loss).all() & torch::isfinite(reducer.flat()).all()).item<bool>();
+  if (all_ranks_finite(finite_here)) return true;
+  if (!options_.skip_non_finite) fail_non_finite(phase, loss, module, step);
+  log::warn(str("step ", step, ": non-finite loss or gradient in ", phase,
+                "; update skipped on every rank (--on-nan skip)"));
+  return false;
+}
+
+void GanStep::fail_non_finite(const char* phase, const torch::Tensor& loss,
+                              torch::nn::Module& module, int64_t step) {
+  std::string tensor = "a gradient on another rank";
+  if (!torch::isfinite(loss).all().item<bool>()) {
+    tensor = str("loss_", phase == std::string("D") ? "d" : "g", " = ", loss.item<double>());
+  } else {
+    for (const auto& item : module.named_parameters()) {
+      const torch::Tensor& grad = item.value().grad();
+      if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+        tensor = str(phase, " gradient of ", item.key());
+        break;
+      }
+    }
+  }
+  throw Error(str("non-finite ", tensor, " at step ", step,
+                  " HINT: lower --lr, check the data, or pass --on-nan skip to skip such updates"));
+}
+
+}  // namespace dcgan::train

@@ -1,0 +1,163 @@
+// Checkpoints: exact round trip, refusal of a wrong shape naming it, atomicity under a failing
+// write, pruning to --keep, and the dcgan-sample loaders.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+
+#include "dcgan/common/atomic_file.h"
+#include "dcgan/common/errors.h"
+#include "dcgan/train/checkpoint.h"
+#include "dcgan/train/fingerprint.h"
+#include "support/test_support.h"
+#include "unit/train/train_fixtures.h"
+
+namespace dcgan::test {
+namespace {
+
+// A TinyGan with a few steps done (so Adam has state) and the rest of a TrainingState.
+struct Saved {
+  explicit Saved(uint64_t seed, int64_t ngf = 8) : gan(seed, 2e-4, ngf) {
+    torch::manual_seed(seed + 100);
+    for (int i = 1; i <= 2; ++i) {
+      gan.step->run(torch::rand({4, 3, 32, 32}) * 2 - 1, torch::randn({4, 16, 1, 1}), i);
+    }
+    fixed_noise = torch::randn({64, 16, 1, 1});
+    z_gen = at::detail::createCPUGenerator(seed);
+    cursor = {2, 1, 3};
+    config.data = "data";
+    config.out = "run";
+    config.nz = 16;
+    config.ngf = ngf;
+    config.ndf = 8;
+    config.keep = 2;
+  }
+  train::TrainingState state() {
+    train::TrainingState s;
+    s.generator = &gan.g;
+    s.discriminator = &gan.d;
+    s.opt_g = gan.opt_g.get();
+    s.opt_d = gan.opt_d.get();
+    s.fixed_noise = &fixed_noise;
+    s.z_generator = &z_gen;
+    s.cursor = &cursor;
+    return s;
+  }
+  TinyGan gan;
+  torch::Tensor fixed_noise;
+  at::Generator z_gen;
+  train::TrainCursor cursor;
+  train::TrainConfig config;
+  train::RunShape shape{32, 3, 1, "cpu"};
+};
+
+std::string latest(const ScratchDir& run) {
+  return read_file(run / "checkpoints/latest");
+}
+
+TEST(Checkpoint, RoundTripRestoresEveryTensorAndRng) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(1);
+  const std::string dir = train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  EXPECT_EQ(dir, run / "checkpoints/step-000002");
+  EXPECT_EQ(latest(run), "step-000002\n");
+  EXPECT_EQ(train::resolve_checkpoint_dir(run.path()), dir);
+
+  Saved b(2);  // different weights, Adam state, noise and RNG
+  ASSERT_NE(train::module_fingerprint(*a.gan.g), train::module_fingerprint(*b.gan.g));
+  const train::CheckpointInfo info = train::restore_checkpoint(dir, b.state(), b.config, b.shape);
+  EXPECT_EQ(info.cursor.step, 2);
+  EXPECT_EQ(b.cursor.epoch, 1);
+  EXPECT_EQ(b.cursor.batch, 3);
+  EXPECT_EQ(info.shape.world_size, 1);
+  for (auto [x, y] : {std::pair{a.gan.g->parameters(), b.gan.g->parameters()},
+                      std::pair{a.gan.d->parameters(), b.gan.d->parameters()},
+                      std::pair{a.gan.g->buffers(), b.gan.g->buffers()},
+                      std::pair{a.gan.d->buffers(), b.gan.d->buffers()}}) {
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_TRUE(torch::equal(x[i], y[i])) << i;
+  }
+  EXPECT_EQ(train::optimizer_fingerprint(*a.gan.opt_g), train::optimizer_fingerprint(*b.gan.opt_g));
+  EXPECT_EQ(train::optimizer_fingerprint(*a.gan.opt_d), train::optimizer_fingerprint(*b.gan.opt_d));
+  EXPECT_TRUE(torch::equal(a.fixed_noise, b.fixed_noise));
+  EXPECT_TRUE(torch::equal(torch::randn({5}, a.z_gen), torch::randn({5}, b.z_gen)));
+  // The dcgan-sample loaders see the same generator and noise.
+  models::Generator g = train::load_generator(dir, torch::kCPU);
+  EXPECT_FALSE(g->is_training());
+  EXPECT_EQ(train::module_fingerprint(*g), train::module_fingerprint(*a.gan.g));
+  EXPECT_TRUE(torch::equal(train::load_fixed_noise(dir), a.fixed_noise));
+}
+
+TEST(Checkpoint, WrongShapeIsRefusedNamingTheMismatch) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(1, /*ngf=*/8);
+  const std::string dir = train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  Saved wider(1, /*ngf=*/16);
+  try {
+    train::restore_checkpoint(dir, wider.state(), wider.config, wider.shape);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("ngf is 8 in the checkpoint but 16 now"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(e.code(), ExitCode::kUsage);
+  }
+  // Below the config check, tensor shapes are checked one by one.
+  try {
+    train::load_module_checked(dir + "/generator.pt", *wider.gan.g, "generator");
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("generator: tensor 'main.0.weight' has shape [16, 32, 4, 4] "
+                                         "in the checkpoint but [16, 64, 4, 4] in the model"),
+              std::string::npos) << e.what();
+  }
+}
+
+// A save that fails part-way (here: the file-size limit, which fails write(2) like a full disk)
+// throws naming the file and leaves `latest` and the previous checkpoint as they were.
+TEST(Checkpoint, FailedSaveLeavesThePreviousCheckpoint) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(1);
+  const std::string first = train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  const std::string fingerprint = read_file(first + "/checkpoint.toml");
+  a.cursor.step = 3;
+  rlimit old_limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old_limit;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string message;
+  try {
+    train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(message.find("cannot write checkpoint file " + run.path() + "/checkpoints/.tmp-step-000003"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("the previous checkpoint is intact"), std::string::npos) << message;
+  EXPECT_EQ(latest(run), "step-000002\n");
+  EXPECT_EQ(read_file(first + "/checkpoint.toml"), fingerprint);
+  std::string listing;
+  run_command("ls -A " + run / "checkpoints", &listing);
+  EXPECT_EQ(listing, "latest\nstep-000002\n");
+}
+
+TEST(Checkpoint, KeepsTheNewestAndResolvesPaths) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(1);
+  for (int64_t step : {10, 20, 30, 40}) {
+    a.cursor.step = step;
+    train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  }
+  std::string listing;
+  run_command("ls -A " + run / "checkpoints", &listing);
+  EXPECT_EQ(listing, "latest\nstep-000030\nstep-000040\n");
+  EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints"), run / "checkpoints/step-000040");
+  EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints/step-000030"), run / "checkpoints/step-000030");
+  EXPECT_THROW(train::resolve_checkpoint_dir(run / "samples"), UsageError);
+}
+
+}  // namespace
+}  // namespace dcgan::test

@@ -1,0 +1,179 @@
+// GanStep: agreement with an independent Python/PyTorch computation of the tutorial's step, D
+// untouched by the G phase, learning on a separable set, and the NaN guard.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "dcgan/common/atomic_file.h"
+#include "dcgan/common/errors.h"
+#include "support/test_support.h"
+#include "unit/train/train_fixtures.h"
+
+namespace dcgan::test {
+namespace {
+
+void write_raw(const torch::Tensor& t, const std::string& path) {
+  const torch::Tensor c = t.detach().cpu().to(torch::kFloat32).contiguous();
+  std::ofstream out(path, std::ios::binary);
+  out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.nbytes()));
+}
+
+torch::Tensor read_raw(const std::string& path, torch::IntArrayRef shape) {
+  torch::Tensor t = torch::empty(shape, torch::kFloat32);
+  std::ifstream in(path, std::ios::binary);
+  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
+  EXPECT_TRUE(in.good()) << path;
+  return t;
+}
+
+std::string shapes_json(const std::vector<torch::Tensor>& tensors) {
+  std::ostringstream out;
+  out << "[";
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    out << (i ? ", " : "") << "[";
+    for (int64_t k = 0; k < tensors[i].dim(); ++k) out << (k ? ", " : "") << tensors[i].size(k);
+    out << "]";
+  }
+  return out.str() + "]";
+}
+
+double json_number(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\": ");
+  EXPECT_NE(at, std::string::npos) << key;
+  return std::atof(json.c_str() + at + key.size() + 4);
+}
+
+std::vector<torch::Tensor> running_stats(torch::nn::Module& net) {
+  std::vector<torch::Tensor> out;
+  for (const auto& b : net.named_buffers()) {
+    const std::string& k = b.key();
+    if (k.size() >= 12 && (k.rfind("running_mean") == k.size() - 12 || k.rfind("running_var") == k.size() - 11)) {
+      out.push_back(b.value());
+    }
+  }
+  return out;
+}
+
+// The reference script rebuilds the tutorial nets with torch.nn from the exported weights and runs
+// the tutorial's step verbatim; losses, D outputs, updated parameters and BN statistics must agree.
+TEST(GanStep, MatchesIndependentPythonStep) {
+  const char* python = std::getenv("DCGAN_PYTHON");
+  if (python == nullptr || *python == '\0') GTEST_SKIP() << "DCGAN_PYTHON is not set (ctest sets it)";
+  ScratchDir dir("dcgan-step");
+  TinyGan gan(/*seed=*/7);
+  torch::manual_seed(11);
+  const torch::Tensor real = torch::rand({8, 3, 32, 32}) * 2 - 1;
+  const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  const auto g_params = gan.g->parameters();
+  const auto d_params = gan.d->parameters();
+  for (size_t i = 0; i < g_params.size(); ++i) write_raw(g_params[i], dir / ("g_" + std::to_string(i) + ".bin"));
+  for (size_t i = 0; i < d_params.size(); ++i) write_raw(d_params[i], dir / ("d_" + std::to_string(i) + ".bin"));
+  write_raw(real, dir / "real.bin");
+  write_raw(z, dir / "z.bin");
+  std::ofstream(dir / "manifest.json")
+      << "{\"g_shapes\": " << shapes_json(g_params) << ", \"d_shapes\": " << shapes_json(d_params)
+      << ", \"real_shape\": [8, 3, 32, 32], \"z_shape\": [8, 16, 1, 1], \"lr\": 0.0002, "
+      << "\"beta1\": 0.5, \"beta2\": 0.999, \"real_label\": 1.0}";
+
+  torch::set_num_threads(1);
+  const train::StepResult result = gan.step->run(real, z, 1);
+  std::string output;
+  ASSERT_EQ(run_command(std::string(python) + " " + source_path("tests/unit/train/reference_step.py") +
+                            " " + dir.path(), &output), 0) << output;
+
+  const std::string json = read_file(dir / "results.json");
+  const auto stats = result.stats.cpu();
+  EXPECT_NEAR(stats[train::kLossD].item<double>(), json_number(json, "loss_d"), 1e-5);
+  EXPECT_NEAR(stats[train::kLossG].item<double>(), json_number(json, "loss_g"), 1e-5);
+  EXPECT_NEAR(stats[train::kDx].item<double>(), json_number(json, "d_x"), 1e-5);
+  EXPECT_NEAR(stats[train::kDGz1].item<double>(), json_number(json, "d_g_z1"), 1e-5);
+  EXPECT_NEAR(stats[train::kDGz2].item<double>(), json_number(json, "d_g_z2"), 1e-5);
+  auto compare = [&](const std::vector<torch::Tensor>& mine, const std::string& prefix) {
+    for (size_t i = 0; i < mine.size(); ++i) {
+      const torch::Tensor ref = read_raw(dir / (prefix + std::to_string(i) + ".bin"), mine[i].sizes());
+      EXPECT_LE((mine[i] - ref).abs().max().item<double>(), 1e-5) << prefix << i;
+    }
+  };
+  compare(g_params, "out_g_");
+  compare(d_params, "out_d_");
+  compare(running_stats(*gan.g), "out_g_stat_");
+  compare(running_stats(*gan.d), "out_d_stat_");
+  // The step must have moved every parameter (a no-op step would fail the comparison above too).
+  EXPECT_FALSE(torch::equal(g_params[0], read_raw(dir / "g_0.bin", g_params[0].sizes())));
+}
+
+// D's parameters and gradients after the full step equal those after D's phases alone (a replica
+// that runs phases 1-6 only): the G phase neither updates D nor accumulates into D's gradients.
+TEST(GanStep, GeneratorPhaseLeavesDiscriminatorUntouched) {
+  TinyGan gan(/*seed=*/3);
+  TinyGan replica(/*seed=*/3);
+  torch::manual_seed(5);
+  const torch::Tensor real = torch::rand({8, 3, 32, 32}) * 2 - 1;
+  const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  const auto g_before = torch::cat({gan.g->parameters()[0].flatten().clone()});
+  gan.step->run(real, z, 1);
+
+  namespace F = torch::nn::functional;
+  replica.reducer_d->zero_grad();
+  F::binary_cross_entropy(replica.d->forward(real), torch::ones({8})).backward();
+  const torch::Tensor fake = replica.g->forward(z);
+  F::binary_cross_entropy(replica.d->forward(fake.detach()), torch::zeros({8})).backward();
+  replica.opt_d->step();
+
+  const auto mine = gan.d->parameters();
+  const auto theirs = replica.d->parameters();
+  for (size_t i = 0; i < mine.size(); ++i) {
+    EXPECT_TRUE(torch::equal(mine[i], theirs[i])) << "D parameter " << i;
+    EXPECT_TRUE(torch::equal(mine[i].grad(), theirs[i].grad())) << "D gradient " << i;
+    EXPECT_TRUE(mine[i].requires_grad()) << "D parameter " << i << " left frozen";
+  }
+  EXPECT_FALSE(torch::equal(gan.g->parameters()[0].flatten(), g_before)) << "G was not updated";
+}
+
+// Real images are a constant bright pattern, far from G's initial output: D must separate them
+// within 50 steps, so its loss falls well below the ~1.39 (2 ln 2) of an untrained D.
+TEST(GanStep, DiscriminatorLossFallsOnSeparableData) {
+  TinyGan gan(/*seed=*/1);
+  const torch::Tensor real = torch::full({16, 3, 32, 32}, 0.8);
+  torch::manual_seed(2);
+  double first = 0;
+  double last = 0;
+  for (int step = 1; step <= 50; ++step) {
+    const torch::Tensor z = torch::randn({16, 16, 1, 1});
+    const double loss_d = gan.step->run(real, z, step).stats[train::kLossD].item<double>();
+    if (step == 1) first = loss_d;
+    last = loss_d;
+  }
+  EXPECT_GT(first, 1.0);
+  EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+}
+
+// A NaN in the real batch makes D's loss non-finite: the default fails naming the step and the
+// loss; --on-nan skip leaves D's parameters as they were.
+TEST(GanStep, NonFiniteLossFailsOrSkips) {
+  TinyGan gan(/*seed=*/4);
+  torch::Tensor real = torch::zeros({8, 3, 32, 32});
+  real[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  try {
+    gan.step->run(real, z, 17);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite loss_d"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at step 17"), std::string::npos) << e.what();
+  }
+  TinyGan skipping(/*seed=*/4);
+  train::StepOptions options;
+  options.skip_non_finite = true;
+  train::GanStep step(skipping.g, skipping.d, *skipping.opt_g, *skipping.opt_d, *skipping.reducer_g,
+                      *skipping.reducer_d, *skipping.comm, options);
+  const torch::Tensor d0 = skipping.d->parameters()[0].clone();
+  const train::StepResult result = step.run(real, z, 1);
+  EXPECT_TRUE(result.skipped_d);
+  EXPECT_TRUE(torch::equal(skipping.d->parameters()[0], d0));
+}
+
+}  // namespace
+}  // namespace dcgan::test

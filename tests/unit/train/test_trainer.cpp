@@ -1,0 +1,181 @@
+// Trainer on a tiny synthetic data set (world size 1): exact resume, metrics.jsonl, sample grids,
+// in-process preemption, and refusal of a resume whose shapes differ.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <sstream>
+
+#include "dcgan/common/atomic_file.h"
+#include "dcgan/common/errors.h"
+#include "dcgan/data/dataset.h"
+#include "dcgan/train/fingerprint.h"
+#include "dcgan/train/image_grid.h"
+#include "dcgan/train/trainer.h"
+#include "support/test_support.h"
+#include "unit/train/train_fixtures.h"
+
+namespace dcgan::test {
+namespace {
+
+class TrainerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = std::make_unique<ScratchDir>("dcgan-trainer-data");
+    make_synthetic_dataset(data_->path() + "/set", 64);  // 8 global batches of 8
+  }
+  static void TearDownTestSuite() { data_.reset(); }
+
+  train::TrainConfig config(const std::string& out, int64_t steps) const {
+    train::TrainConfig c;
+    c.data = data_->path() + "/set";
+    c.out = out;
+    c.nz = 16;
+    c.ngf = 8;
+    c.ndf = 8;
+    c.batch_size = 8;
+    c.steps = steps;
+    c.log_every = 2;
+    c.sample_every = 4;
+    c.ckpt_every = 4;
+    c.keep = 3;
+    c.device = "cpu";
+    return c;
+  }
+
+  // Runs one Trainer to its end (or stop); returns its exit code. `inspect` sees it afterwards.
+  int train(const train::TrainConfig& c, const std::function<void(train::Trainer&)>& inspect = {},
+            const std::atomic<int>* stop = nullptr,
+            const std::function<void(int64_t)>& after_step = {}) {
+    auto comm = dist::make_local_communicator();
+    data::ShardDataset dataset(c.data);
+    train::Trainer trainer(c, *comm, dataset, torch::kCPU, stop);
+    trainer.after_step = after_step;
+    const int code = trainer.run();
+    if (inspect) inspect(trainer);
+    return code;
+  }
+
+  static std::unique_ptr<ScratchDir> data_;
+};
+std::unique_ptr<ScratchDir> TrainerTest::data_;
+
+struct Snapshot {
+  std::vector<torch::Tensor> tensors;  // G and D parameters and buffers
+  std::string optim_g, optim_d;
+  static Snapshot of(train::Trainer& t) {
+    Snapshot s;
+    for (auto* m : {static_cast<torch::nn::Module*>(t.generator().get()),
+                    static_cast<torch::nn::Module*>(t.discriminator().get())}) {
+      for (const auto& p : m->parameters()) s.tensors.push_back(p.detach().clone());
+      for (const auto& b : m->buffers()) s.tensors.push_back(b.clone());
+    }
+    s.optim_g = train::optimizer_fingerprint(t.opt_g());
+    s.optim_d = train::optimizer_fingerprint(t.opt_d());
+    return s;
+  }
+};
+
+void expect_identical(const Snapshot& a, const Snapshot& b) {
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a.tensors[i], b.tensors[i])) << "tensor " << i;
+  }
+  EXPECT_EQ(a.optim_g, b.optim_g);
+  EXPECT_EQ(a.optim_d, b.optim_d);
+}
+
+std::vector<int64_t> metric_steps(const std::string& path) {
+  std::vector<int64_t> steps;
+  std::istringstream in(read_file(path));
+  std::string line;
+  while (std::getline(in, line)) steps.push_back(std::atoll(line.c_str() + line.find("\"step\": ") + 8));
+  return steps;
+}
+
+// 12 steps straight vs 6 + resume + 6 (crossing the epoch boundary at 8): every parameter,
+// BN buffer and Adam state is bit-identical, and metrics.jsonl holds each logged step once.
+TEST_F(TrainerTest, ResumeIsBitIdentical) {
+  ScratchDir straight_dir("dcgan-straight"), resumed_dir("dcgan-resumed");
+  Snapshot straight, resumed;
+  ASSERT_EQ(train(config(straight_dir.path(), 12), [&](train::Trainer& t) { straight = Snapshot::of(t); }), 0);
+  train::TrainConfig first = config(resumed_dir.path(), 6);
+  first.ckpt_every = 5;  // the resume point (6) is the end-of-run checkpoint, not a periodic one
+  ASSERT_EQ(train(first), 0);
+  EXPECT_EQ(read_file(resumed_dir / "checkpoints/latest"), "step-000006\n");
+  train::TrainConfig second = config(resumed_dir.path(), 12);
+  second.resume = "latest";
+  ASSERT_EQ(train(second, [&](train::Trainer& t) {
+              EXPECT_EQ(t.cursor().step, 12);
+              EXPECT_EQ(t.cursor().epoch, 1);
+              EXPECT_EQ(t.cursor().batch, 4);
+              resumed = Snapshot::of(t);
+            }), 0);
+  expect_identical(straight, resumed);
+  EXPECT_EQ(metric_steps(resumed_dir / "metrics.jsonl"), (std::vector<int64_t>{2, 4, 6, 8, 10, 12}));
+  EXPECT_EQ(read_file(straight_dir / "checkpoints/step-000012/checkpoint.toml"),
+            read_file(resumed_dir / "checkpoints/step-000012/checkpoint.toml"));
+}
+
+TEST_F(TrainerTest, MetricsSamplesAndConfigAreWritten) {
+  ScratchDir run("dcgan-run");
+  ASSERT_EQ(train(config(run.path(), 6)), 0);
+  std::istringstream in(read_file(run / "metrics.jsonl"));
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    for (const char* key : {"\"epoch\": 0", "\"loss_d\": ", "\"loss_g\": ", "\"d_x\": ",
+                            "\"d_g_z1\": ", "\"d_g_z2\": ", "\"images_per_s\": ", "\"lr_d\": 0.0002",
+                            "\"lr_g\": 0.0002"}) {
+      EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
+    }
+    EXPECT_EQ(line.find("null"), std::string::npos) << line;
+  }
+  EXPECT_EQ(lines, 3);
+  EXPECT_EQ(metric_steps(run / "metrics.jsonl"), (std::vector<int64_t>{2, 4, 6}));
+  for (const char* png : {"samples/real.png", "samples/step-000004.png", "samples/step-000006.png"}) {
+    int w = 0, h = 0, c = 0;
+    const auto pixels = train::read_png(run / png, &w, &h, &c);
+    EXPECT_EQ(w, 8 * (32 + 2) + 2) << png;
+    EXPECT_EQ(h, 8 * (32 + 2) + 2) << png;
+    EXPECT_EQ(pixels.size(), static_cast<size_t>(w * h * c));
+  }
+  train::TrainConfig back;
+  train::RunShape shape;
+  train::config_from_toml(read_file(run / "config.toml"), "config.toml", &back, &shape);
+  EXPECT_EQ(back.steps, 6);
+  EXPECT_EQ(shape.image_size, 32);
+  EXPECT_EQ(shape.channels, 3);
+  EXPECT_EQ(read_file(run / "checkpoints/latest"), "step-000006\n");
+}
+
+// A stop raised after step 3 ends the run there with exit 75 and a complete checkpoint.
+TEST_F(TrainerTest, StopSignalSavesAndReturns75) {
+  ScratchDir run("dcgan-stop");
+  std::atomic<int> stop{0};
+  int64_t stopped_at = -1;
+  const int code = train(config(run.path(), 12), [&](train::Trainer& t) { stopped_at = t.cursor().step; },
+                         &stop, [&](int64_t step) { if (step == 3) stop = 10; });
+  EXPECT_EQ(code, 75);
+  EXPECT_EQ(stopped_at, 3);
+  EXPECT_EQ(read_file(run / "checkpoints/latest"), "step-000003\n");
+  EXPECT_NE(read_file(run / "checkpoints/step-000003/checkpoint.toml").find("step = 3\n"), std::string::npos);
+}
+
+TEST_F(TrainerTest, ResumeWithOtherShapesIsRefused) {
+  ScratchDir run("dcgan-shape");
+  ASSERT_EQ(train(config(run.path(), 2)), 0);
+  train::TrainConfig wider = config(run.path(), 4);
+  wider.ndf = 16;
+  wider.resume = "latest";
+  try {
+    train(wider);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("ndf is 8 in the checkpoint but 16 now"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dcgan::test

@@ -1,0 +1,58 @@
+// Shared set-up of the train room's unit tests: a tiny DCGAN (32x32, ngf/ndf 8) with its Adam
+// optimizers, gradient reducers and GanStep on the world-size-1 communicator.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "dcgan/dist/communicator.h"
+#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/models/dcgan.h"
+#include "dcgan/train/gan_step.h"
+#include "support/test_support.h"
+
+namespace dcgan::test {
+
+struct TinyGan {
+  explicit TinyGan(uint64_t seed, double lr = 2e-4, int64_t ngf = 8) {
+    models::DcganOptions options;
+    options.nz = 16;
+    options.ngf = ngf;
+    options.ndf = 8;
+    options.channels = 3;
+    options.image_size = 32;
+    torch::manual_seed(seed);
+    g = models::Generator(options);
+    d = models::Discriminator(options);
+    models::init_weights(*g);
+    models::init_weights(*d);
+    auto adam_options = torch::optim::AdamOptions(lr).betas({0.5, 0.999});
+    opt_g = std::make_unique<torch::optim::Adam>(g->parameters(), adam_options);
+    opt_d = std::make_unique<torch::optim::Adam>(d->parameters(), adam_options);
+    comm = dist::make_local_communicator();
+    reducer_g = std::make_unique<dist::GradReducer>(g->parameters(), *comm, 1 << 20);
+    reducer_d = std::make_unique<dist::GradReducer>(d->parameters(), *comm, 1 << 20);
+    step = std::make_unique<train::GanStep>(g, d, *opt_g, *opt_d, *reducer_g, *reducer_d, *comm,
+                                            train::StepOptions{});
+  }
+  models::Generator g{nullptr};
+  models::Discriminator d{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt_g, opt_d;
+  std::unique_ptr<dist::Communicator> comm;
+  std::unique_ptr<dist::GradReducer> reducer_g, reducer_d;
+  std::unique_ptr<train::GanStep> step;
+};
+
+// Builds a tiny packed data set with dcgan-prep (synthetic source); returns its directory.
+inline std::string make_synthetic_dataset(const std::string& dir, int count, int size = 32) {
+  const std::string command = tool_path("dcgan-prep") + " pack --source synthetic --count " +
+                              std::to_string(count) + " --size " + std::to_string(size) +
+                              " --channels 3 --out " + dir;
+  std::string output;
+  if (run_command(command, &output) != 0) throw std::runtime_error(command + ":\n" + output);
+  return dir;
+}
+
+}  // namespace dcgan::test
