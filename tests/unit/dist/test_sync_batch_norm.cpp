@@ -66,6 +66,24 @@ TEST(SyncBatchNorm2d, MatchesBatchNorm2dForwardBackwardAndRunningStatsOverSteps)
   expect_close(sync(x), plain(x), "eval output");
 }
 
+// The generator phase freezes D: gradients flow through its norm layers to the input only.
+TEST(SyncBatchNorm2d, FrozenParametersPassTheInputGradientThrough) {
+  auto comm = make_local_communicator();
+  torch::manual_seed(4);
+  SyncBatchNorm2d sync(3, *comm);
+  torch::nn::BatchNorm2d plain(3);
+  for (auto* m : {static_cast<torch::nn::Module*>(sync.get()), static_cast<torch::nn::Module*>(plain.get())}) {
+    for (auto& p : m->parameters()) p.set_requires_grad(false);
+  }
+  const torch::Tensor x = torch::randn({3, 3, 4, 4}) + 2;
+  const torch::Tensor x1 = x.clone().requires_grad_(true), x2 = x.clone().requires_grad_(true);
+  (sync(x1) * x).sum().backward();
+  (plain(x2) * x).sum().backward();
+  expect_close(x1.grad(), x2.grad(), "input grad with frozen weight/bias");
+  EXPECT_FALSE(sync->weight.grad().defined());
+  EXPECT_FALSE(sync->bias.grad().defined());
+}
+
 TEST(SyncBatchNorm2d, WorksAsAnAnyModuleAndRefusesBadInput) {
   auto comm = make_local_communicator();
   torch::nn::AnyModule any(SyncBatchNorm2d(3, *comm));
