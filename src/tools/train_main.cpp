@@ -22,6 +22,9 @@ using dcgan::train::TrainConfig;
 // Every option of TrainConfig; --help shows each default.
 void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.option_defaults()->always_capture_default();
+  app.footer("Flags (--sync-bn, --cache-data, --deterministic, ...) are off unless given.\n"
+             "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted "
+             "after a checkpoint (requeue, then run again with --resume).");
   app.set_config("--config", "", "read options from a TOML file (e.g. a run's config.toml)");
   app.add_option("--data", c.data, "packed data set directory (dcgan-prep pack)")->required();
   app.add_option("--out", c.out, "run directory (config, metrics, samples, checkpoints, logs)")->required();

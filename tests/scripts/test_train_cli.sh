@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# dcgan-train at the command line (one rank, CPU): --help, exit codes of bad usage and data, a
+# short run's files, --resume continuing bit-identically, --config from a run's config.toml, and a
+# resume with other shapes refused.
+set -euo pipefail
+BIN="${DCGAN_BIN_DIR:?set by ctest}"
+PY="${DCGAN_PYTHON:-python3}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect CODE PATTERN -- command...: exit code and a line of its output
+expect() {
+  local code="$1" pattern="$2"; shift 3
+  local rc=0
+  "$@" >"$tmp/out" 2>&1 || rc=$?
+  [ "$rc" = "$code" ] || { cat "$tmp/out"; fail "$* exited $rc, expected $code"; }
+  grep -qE -- "$pattern" "$tmp/out" || { cat "$tmp/out"; fail "$* printed no '$pattern'"; }
+}
+train="$BIN/dcgan-train"
+
+# --help lists every option with its default.
+"$train" --help >"$tmp/help"
+for opt in --data --out --resume --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
+           --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
+           --backend --bucket-mb --sync-bn --check-every --on-nan --comm-timeout --cache-data \
+           --deterministic --detect-anomaly --check-nan --verbose --config; do
+  grep -qE -- "^ +$opt( |=|$)" "$tmp/help" || fail "--help does not document $opt"
+done
+grep -qE -- "--batch-size INT=128 " "$tmp/help" || fail "--help does not show --batch-size's default"
+grep -qE -- "--beta2 FLOAT=0.999 " "$tmp/help" || fail "--help does not show --beta2's default"
+grep -q "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted" "$tmp/help" \
+  || fail "--help does not list the exit codes"
+
+# Usage errors exit 2, data errors 3.
+expect 2 "--data is required" -- "$train" --out "$tmp/x"
+expect 2 "--batch-size must be positive, got 0" -- "$train" --data "$tmp/none" --out "$tmp/x" --batch-size 0
+expect 2 "device" -- "$train" --data "$tmp/none" --out "$tmp/x" --device gpu
+expect 3 "error: .*$tmp/none" -- "$train" --data "$tmp/none" --out "$tmp/x" --device cpu
+
+"$BIN/dcgan-prep" pack --source synthetic --count 64 --size 32 --channels 3 --out "$tmp/data" >/dev/null
+common=(--data "$tmp/data" --nz 16 --ngf 8 --ndf 8 --batch-size 8 --log-every 2 --sample-every 4
+        --ckpt-every 4 --device cpu --threads 1)
+
+# A straight 8-step run and its files.
+"$train" "${common[@]}" --out "$tmp/straight" --steps 8 >"$tmp/straight.out" 2>&1 || { cat "$tmp/straight.out"; fail "straight run"; }
+for f in config.toml metrics.jsonl samples/real.png samples/step-000004.png samples/step-000008.png \
+         logs/rank-0.log checkpoints/latest checkpoints/step-000008/generator.pt \
+         checkpoints/step-000008/discriminator.pt checkpoints/step-000008/optim_g.pt \
+         checkpoints/step-000008/optim_d.pt checkpoints/step-000008/state.pt \
+         checkpoints/step-000008/config.toml checkpoints/step-000008/checkpoint.toml; do
+  [ -s "$tmp/straight/$f" ] || fail "missing $f"
+done
+grep -qP '\[0/1\]\[1/8\]\tLoss_D: \d+\.\d{4}\tLoss_G: \d+\.\d{4}\tD\(x\): \d\.\d{4}\tD\(G\(z\)\): \d\.\d{4} / \d\.\d{4}' \
+  "$tmp/straight/logs/rank-0.log" || fail "no tutorial console line in the log"
+"$PY" - "$tmp/straight/metrics.jsonl" <<'PYEOF' || fail "metrics.jsonl"
+import json, math, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+keys = ["epoch", "step", "loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2", "images_per_s", "lr_d", "lr_g"]
+assert [r["step"] for r in rows] == [2, 4, 6, 8], rows
+for r in rows:
+    assert list(r) == keys, list(r)
+    assert all(isinstance(r[k], (int, float)) and math.isfinite(r[k]) for k in keys), r
+    assert 0 < r["d_x"] < 1 and r["images_per_s"] > 0 and r["lr_d"] == 2e-4, r
+PYEOF
+
+# 4 steps, then --resume (no value: the run's latest) to 8: the same state as the straight run.
+"$train" "${common[@]}" --out "$tmp/resumed" --steps 4 >/dev/null 2>&1 || fail "first half"
+"$train" "${common[@]}" --out "$tmp/resumed" --steps 8 --resume >"$tmp/resume.out" 2>&1 || { cat "$tmp/resume.out"; fail "resume"; }
+grep -q "resumed from .*step-000004 at step 4" "$tmp/resumed/logs/rank-0.log" || fail "no resume line"
+diff <(grep fingerprint "$tmp/straight/checkpoints/step-000008/checkpoint.toml") \
+     <(grep fingerprint "$tmp/resumed/checkpoints/step-000008/checkpoint.toml") || fail "resumed run differs"
+[ "$(grep -c . "$tmp/resumed/metrics.jsonl")" = 4 ] || fail "resumed metrics.jsonl should have 4 lines"
+
+# A run's config.toml is a --config file; flags given as well override it.
+"$train" --config "$tmp/straight/config.toml" --out "$tmp/fromconfig" --steps 2 >/dev/null 2>&1 || fail "--config run"
+grep -q '^ngf = 8$' "$tmp/fromconfig/config.toml" || fail "--config did not set ngf"
+grep -q '^steps = 2$' "$tmp/fromconfig/config.toml" || fail "flag did not override --config"
+
+# Resuming with other shapes is refused (exit 2), naming the mismatch.
+expect 2 "ngf is 8 in the checkpoint but 16 now" -- "$train" --data "$tmp/data" --nz 16 --ngf 16 --ndf 8 \
+  --batch-size 8 --device cpu --out "$tmp/straight" --steps 10 --resume
+echo "test_train_cli: ok"
