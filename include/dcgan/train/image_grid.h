@@ -1,0 +1,32 @@
+// Sample grids as PNG files, pixel for pixel what torchvision.utils.save_image(images, path,
+// nrow, padding, normalize=True, value_range=(-1, 1)) writes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace dcgan::train {
+
+// images [N, C, H, W] (C 1 or 3, any device/float dtype), values meant to lie in [-1, 1] ->
+// uint8 grid [3, rows*(H+padding)+padding, cols*(W+padding)+padding] on the CPU, cols =
+// min(nrow, N), rows = ceil(N / cols). As torchvision: values are clamped to [-1, 1] and mapped
+// by (x + 1) / 2, then to bytes by floor(v * 255 + 0.5); one channel is replicated to three; the
+// padding is 0 (black); a single image gets no padding at all.
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
+
+// make_grid, encoded as an 8-bit RGB PNG and written atomically (temp file, fsync, rename).
+// Throws Error naming the path when the file cannot be written.
+void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,
+                   int64_t padding = 2);
+
+// PNG bytes of a uint8 [3, H, W] or [1, H, W] CPU tensor (RGB or grey).
+std::string encode_png(const torch::Tensor& chw_uint8);
+
+// Decodes a PNG file into interleaved 8-bit pixels (row-major, `channels` per pixel: 1 grey,
+// 2 grey+alpha, 3 RGB, 4 RGBA, as stored). Throws DataError naming the path if it is not a PNG.
+std::vector<uint8_t> read_png(const std::string& path, int* width, int* height, int* channels);
+
+}  // namespace dcgan::train
