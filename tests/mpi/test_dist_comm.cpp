@@ -3,6 +3,7 @@
 // tests/scripts/test_dist_abort.sh times: the last rank throws while the others wait in a
 // collective, and the whole job must end non-zero within seconds.
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -186,14 +187,17 @@ TEST(ModuleSync, AverageBnRunningStatsGivesTheMeanOfTheRanks) {
   EXPECT_EQ(buffers["1.num_batches_tracked"].item<int64_t>(), comm.rank());  // not a statistic
 }
 
-// The last rank fails while its peers block in an all-reduce that it never joins.
+// The last rank fails while its peers block in an all-reduce that it never joins: it throws
+// (`--abort-drill`), or dies by SIGKILL with no chance to clean up (`--abort-drill kill`).
 int abort_drill(int argc, char** argv) {
+  const bool kill_rank = argc > 2 && std::strcmp(argv[2], "kill") == 0;
   MpiSession session(&argc, &argv);
   log::init({session.rank(), session.world_size(), "", false, true});
   return run_rank_guarded("test_dist_comm", session, [&] {
     auto comm = make_communicator(CommConfig{"mpi"}, session, torch::Device(torch::kCPU));
     if (session.rank() == session.world_size() - 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      if (kill_rank) std::raise(SIGKILL);
       throw Error("abort drill: rank " + std::to_string(session.rank()) + " fails on purpose");
     }
     torch::Tensor t = torch::ones({4});
