@@ -102,7 +102,7 @@ run_step() {
 # The CUDA steps.
 gpu_unit_tests() {
   # Everything but the shell drills of launch/ and cluster/ (CPU mpirun and Slurm).
-  if run_step unit-tests "$out/ctest.log" ctest --test-dir "$build" -j 4 --timeout 300 \
+  if run_step unit-tests "$out/ctest.log" timeout 240 ctest --test-dir "$build" -j 8 --timeout 200 \
        --output-on-failure -E '^test_ops_'; then :; fi
   row unit-tests "$step_status" "$step_secs" "$(grep -E 'tests passed' "$out/ctest.log" | tail -n 1)"
 }
@@ -110,7 +110,7 @@ gpu_unit_tests() {
 gpu_train_nccl() {
   local run=$work/runs/nccl200
   rm -rf "$run"
-  run_step train-nccl "$out/train.log" mpirun $GPU_PREFIX_MPIRUN_FLAGS -np 1 -x NCCL_DEBUG=WARN \
+  run_step train-nccl "$out/train.log" timeout 180 mpirun $GPU_PREFIX_MPIRUN_FLAGS -np 1 -x NCCL_DEBUG=WARN \
     "$bin/dcgan-train" --data "$data" --out "$run" --steps 200 --backend nccl --device cuda \
     --batch-size 128 --log-every 50 --sample-every 200 --ckpt-every 200
   local detail="exit $? in ${step_secs}s"
@@ -128,16 +128,16 @@ gpu_train_nccl() {
 # folder and the data), else the trainer itself timed over 300 steps after 50 warm-up steps.
 gpu_benchmark() {
   if [ -x "$DCGAN_ROOT/bench/throughput.sh" ]; then
-    run_step benchmark "$out/bench.log" "$DCGAN_ROOT/bench/throughput.sh" --bin "$bin" --data "$data" --device cuda
+    run_step benchmark "$out/bench.log" timeout 180 "$DCGAN_ROOT/bench/throughput.sh" --bin "$bin" --data "$data" --device cuda
     row benchmark "$step_status" "$step_secs" "$(tail -n 1 "$out/bench.log")"
     return
   fi
   local run=$work/runs/bench t_warm t_all ips
   rm -rf "$run"
-  run_step bench-warmup "$out/bench.log" "$bin/dcgan-train" --data "$data" --out "$run" --steps 50 \
+  run_step bench-warmup "$out/bench.log" timeout 120 "$bin/dcgan-train" --data "$data" --out "$run" --steps 50 \
     --device cuda --batch-size 128 --log-every 50 --sample-every 100000 --ckpt-every 50
   t_warm=$step_secs
-  run_step benchmark "$out/bench.log" "$bin/dcgan-train" --data "$data" --out "$run" --resume "$run" \
+  run_step benchmark "$out/bench.log" timeout 180 "$bin/dcgan-train" --data "$data" --out "$run" --resume "$run" \
     --steps 350 --device cuda --batch-size 128 --log-every 100 --sample-every 100000 --ckpt-every 100000
   t_all=$step_secs
   ips=$(( 300 * 128 / (t_all > 0 ? t_all : 1) ))

@@ -19,7 +19,7 @@
 #
 # The launcher is exec'd, so signals sent to this script's pid reach it: mpirun and srun both
 # forward SIGUSR1 to every rank (the trainer checkpoints and exits 75). SIGTERM makes mpirun
-# terminate the ranks (SIGTERM, then SIGKILL after DCGAN_SIGKILL_TIMEOUT s, default 10, so a
+# terminate the ranks (SIGTERM, then SIGKILL after DCGAN_SIGKILL_TIMEOUT s, default 5, so a
 # checkpoint in progress can finish); prefer SIGUSR1 for a clean stop.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -104,7 +104,7 @@ else
     numa) cmd+=(--map-by slot --bind-to numa) ;;
     core) cmd+=(--map-by slot --bind-to core) ;;
   esac
-  cmd+=(--mca odls_base_sigkill_timeout "${DCGAN_SIGKILL_TIMEOUT:-10}")
+  cmd+=(--mca odls_base_sigkill_timeout "${DCGAN_SIGKILL_TIMEOUT:-5}")
   cmd+=("${export_vars[@]}")
 fi
 cmd+=("${mpi_extra[@]+"${mpi_extra[@]}"}" "$TRAIN" "${train_args[@]+"${train_args[@]}"}")

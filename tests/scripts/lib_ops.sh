@@ -99,44 +99,33 @@ ops_ckpt_complete() {
 # and compared element by element in Python; prints the first difference.
 ops_same_params() {
   "$OPS_PY" - "$1" "$2" <<'PYEOF'
-import sys, torch
+import sys, zipfile, torch
 a, b = sys.argv[1], sys.argv[2]
 
-def tensors(path):
-    """Every tensor in a torch::save archive, by name (modules and optimizer state alike)."""
-    try:
-        m = torch.jit.load(path, map_location="cpu")
-        out = {k: v for k, v in m.state_dict().items()}
-        for k, v in m.named_buffers():
-            out.setdefault(k, v)
-        if out:
-            return out
-    except Exception:
-        pass
-    obj = torch.load(path, map_location="cpu", weights_only=False)
-    flat = {}
-    def walk(prefix, x):
-        if isinstance(x, torch.Tensor): flat[prefix] = x
-        elif isinstance(x, dict): [walk(f"{prefix}.{k}", v) for k, v in x.items()]
-        elif isinstance(x, (list, tuple)): [walk(f"{prefix}.{i}", v) for i, v in enumerate(x)]
-    walk("", obj)
-    return flat
+def storages(path):
+    """The raw bytes of every tensor storage in a torch::save archive, by record name."""
+    with zipfile.ZipFile(path) as z:
+        return {n.split("/", 1)[1]: z.read(n) for n in z.namelist() if "/data/" in n}
 
 ok = True
-for f in ("generator.pt", "discriminator.pt", "optim_g.pt", "optim_d.pt"):
-    ta, tb = tensors(f"{a}/{f}"), tensors(f"{b}/{f}")
-    if not ta:
-        print(f"{f}: no tensors found in {a}"); ok = False; continue
-    if sorted(ta) != sorted(tb):
-        print(f"{f}: different tensor names"); ok = False; continue
-    bad = [k for k in ta if ta[k].shape != tb[k].shape or not torch.equal(ta[k], tb[k])]
-    if bad:
-        k = bad[0]
-        diff = (ta[k].double() - tb[k].double()).abs().max().item() if ta[k].shape == tb[k].shape else "shape"
-        print(f"{f}: {len(bad)} of {len(ta)} tensors differ, first {k} (max |diff| {diff})"); ok = False
+for f in ("generator.pt", "discriminator.pt"):
+    # Modules: load them and compare every named parameter and buffer.
+    sa = torch.jit.load(f"{a}/{f}", map_location="cpu").state_dict()
+    sb = torch.jit.load(f"{b}/{f}", map_location="cpu").state_dict()
+    bad = [k for k in sa if k not in sb or sa[k].shape != sb[k].shape or not torch.equal(sa[k], sb[k])]
+    if not sa or bad or sorted(sa) != sorted(sb):
+        k = bad[0] if bad else "(names)"
+        print(f"{f}: {len(bad)} of {len(sa)} tensors differ, first {k}"); ok = False
     else:
-        n = sum(t.numel() for t in ta.values())
-        print(f"{f}: {len(ta)} tensors, {n} values identical")
+        print(f"{f}: {len(sa)} tensors, {sum(t.numel() for t in sa.values())} values identical")
+for f in ("optim_g.pt", "optim_d.pt"):
+    # Adam state (step, exp_avg, exp_avg_sq per parameter): every storage byte for byte.
+    ra, rb = storages(f"{a}/{f}"), storages(f"{b}/{f}")
+    bad = [k for k in ra if ra[k] != rb.get(k)]
+    if not ra or bad or sorted(ra) != sorted(rb):
+        print(f"{f}: {len(bad)} of {len(ra)} storages differ"); ok = False
+    else:
+        print(f"{f}: {len(ra)} storages, {sum(len(v) for v in ra.values())} bytes identical")
 sys.exit(0 if ok else 1)
 PYEOF
 }

@@ -16,7 +16,11 @@ set +m
 OPS_PIDS+=("$pid")
 ops_wait 120 ops_has_steps "$T/run" 5 || { tail -n 30 "$T/run.log"; ops_fail "no progress in 120 s"; ops_finish; }
 ops_check "debug run is one process without a launcher" test "$(ps -o comm= -p "$pid")" = dcgan-train
-ops_check "debug defaults are on" grep -qE 'deterministic *\| *(true|1|on)|deterministic *= *true' "$T/run/logs/rank-0.log" "$T/run.log"
+# The resolved configuration table the trainer logs at start.
+for opt in deterministic check-nan verbose; do
+  ops_check "debug mode turns on $opt" grep -qE "^ +$opt +true\$" "$T/run.log"
+done
+ops_check "debug mode uses the CPU here" grep -qE '^ +device +"cpu"$' "$T/run.log"
 kill -INT -- "-$pid"
 ops_wait_exit "$pid" 60
 ops_check "Ctrl-C exits 75 (got $OPS_RC)" test "$OPS_RC" = 75

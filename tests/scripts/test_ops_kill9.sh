@@ -25,7 +25,11 @@ elapsed=$((SECONDS - t0))
 echo "job ended ${elapsed} s after kill -9 of rank pid $victim with exit $OPS_RC"
 ops_check "job ends within 30 s" test "$OPS_RC" != 124
 ops_check "job exit is non-zero and not 75 (got $OPS_RC)" test "$OPS_RC" != 0 -a "$OPS_RC" != 75 -a "$OPS_RC" != 124
+# A rank may be a zombie for a moment after mpirun exits; give init 5 s to reap it.
+rank_alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ "$s" != Z* ]]; }
+no_rank_alive() { local r; for r in "${ranks[@]}"; do rank_alive "$r" && return 1; done; return 0; }
+ops_wait 5 no_rank_alive
 survivors=()
-for r in "${ranks[@]}"; do kill -0 "$r" 2>/dev/null && survivors+=("$r"); done
+for r in "${ranks[@]}"; do rank_alive "$r" && survivors+=("$r"); done
 ops_check "no rank left running (left: ${survivors[*]:-none})" test "${#survivors[@]}" = 0
 ops_finish

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib_ops.sh"
 ops_setup preempt
 T=$OPS_SCRATCH
-STEPS=${OPS_PREEMPT_STEPS:-400}
+STEPS=${OPS_PREEMPT_STEPS:-60}
 ops_pack "$T/data" 512
 common=(--data "$T/data" --steps "$STEPS" "${OPS_TRAIN_ARGS[@]}")
 
@@ -18,11 +18,11 @@ rc=$?
 ref_ckpt=$(ops_latest "$T/ref")
 ops_check "reference ends at step $STEPS" test "$(basename "$ref_ckpt")" = "step-$(printf %06d "$STEPS")"
 
-# The drill: SIGUSR1 once rank 0 has logged 20 steps.
+# The drill: SIGUSR1 once rank 0 has logged 10 steps.
 "$OPS_ROOT/launch/train.sh" --np 2 -- "${common[@]}" --out "$T/run" > "$T/run.log" 2>&1 &
 pid=$!
 OPS_PIDS+=("$pid")
-ops_wait 120 ops_has_steps "$T/run" 20 || { tail -n 30 "$T/run.log"; ops_fail "no progress in 120 s"; ops_finish; }
+ops_wait 120 ops_has_steps "$T/run" 10 || { tail -n 30 "$T/run.log"; ops_fail "no progress in 120 s"; ops_finish; }
 kill -USR1 "$pid"
 ops_wait_exit "$pid" 60
 ops_check "preempted run exits 75 (got $OPS_RC)" test "$OPS_RC" = 75
@@ -33,7 +33,7 @@ echo "stop steps per rank: ${stops[*]:-none}"
 ops_check "both ranks report the stop" test "${#stops[@]}" = 2
 ops_check "both ranks stop after the same step" test "${stops[0]:-a}" = "${stops[1]:-b}"
 stop=${stops[0]:-0}
-ops_check "the stop is mid-run (20 <= $stop < $STEPS)" test "$stop" -ge 20 -a "$stop" -lt "$STEPS"
+ops_check "the stop is mid-run (10 <= $stop < $STEPS)" test "$stop" -ge 10 -a "$stop" -lt "$STEPS"
 ckpt=$(ops_latest "$T/run")
 ops_check "latest checkpoint is the stop step" test "$(basename "$ckpt")" = "step-$(printf %06d "$stop")"
 ops_check "checkpoint is complete" ops_ckpt_complete "$ckpt"
