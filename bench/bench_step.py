@@ -1,0 +1,103 @@
+"""Python side of bench_step.sh: the DCGAN step of bench_step.cpp in PyTorch, timed the same way.
+
+The nets are the PyTorch DCGAN tutorial's (64x64); the step is the issue's: D on real, D on
+fake.detach(), D update, then the G step through a frozen D; BCE, Adam(2e-4, (0.5, 0.999)).
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+
+def generator(nz, ngf, nc):
+    return nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh())
+
+
+class Discriminator(nn.Module):
+    def __init__(self, ndf, nc):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.main(x).view(-1)
+
+
+def weights_init(m):
+    name = m.__class__.__name__
+    if name.find("Conv") != -1:
+        nn.init.normal_(m.weight.data, 0.0, 0.02)
+    elif name.find("BatchNorm") != -1:
+        nn.init.normal_(m.weight.data, 1.0, 0.02)
+        nn.init.constant_(m.bias.data, 0)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10)
+    a = p.parse_args()
+    nz, ngf, ndf, nc, size = 100, 64, 64, 3, 64
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(999)
+    g, d = generator(nz, ngf, nc), Discriminator(ndf, nc)
+    g.apply(weights_init)
+    d.apply(weights_init)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCELoss()
+    real = torch.rand(a.batch, nc, size, size) * 2 - 1
+    sink = 0.0
+
+    def step():
+        nonlocal sink
+        # D on real, then on fake.detach(), then the D update.
+        d.zero_grad()
+        out = d(real)
+        err_d_real = bce(out, torch.full((a.batch,), 1.0))
+        err_d_real.backward()
+        d_x = out.mean().item()
+        fake = g(torch.randn(a.batch, nz, 1, 1))
+        out = d(fake.detach())
+        err_d_fake = bce(out, torch.full((a.batch,), 0.0))
+        err_d_fake.backward()
+        d_g_z1 = out.mean().item()
+        opt_d.step()
+        # G through the updated, frozen D.
+        g.zero_grad()
+        d.requires_grad_(False)
+        out = d(fake)
+        err_g = bce(out, torch.full((a.batch,), 1.0))
+        err_g.backward()
+        d.requires_grad_(True)
+        d_g_z2 = out.mean().item()
+        opt_g.step()
+        sink += (err_d_real + err_d_fake).item() + err_g.item() + d_x + d_g_z1 + d_g_z2
+
+    for _ in range(a.warmup):
+        step()
+    ms = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        ms.append((time.perf_counter() - t0) * 1000.0)
+    print(f"python mean_ms={statistics.fmean(ms):.2f} median_ms={statistics.median(ms):.2f} "
+          f"min_ms={min(ms):.2f} threads={a.threads} batch={a.batch} size={size} torch={torch.__version__}")
+
+
+if __name__ == "__main__":
+    main()

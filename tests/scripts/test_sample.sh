@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# dcgan-sample end to end: --help with defaults, exit codes (2 bad usage, 3 missing or corrupt
+# checkpoint naming the path), grid sizes decoded by PIL, same seed -> same bytes, --interpolate.
+set -euo pipefail
+BIN="${DCGAN_BIN_DIR:?set by ctest}"
+PY="${DCGAN_PYTHON:-python3}"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect CODE PATTERN -- command...: exit code and a line of its output
+expect() {
+  local code="$1" pattern="$2"; shift 3
+  local rc=0
+  "$@" >"$tmp/out" 2>&1 || rc=$?
+  [ "$rc" = "$code" ] || { cat "$tmp/out"; fail "$* exited $rc, expected $code"; }
+  grep -qE -- "$pattern" "$tmp/out" || { cat "$tmp/out"; fail "$* printed no '$pattern'"; }
+}
+sample="$BIN/dcgan-sample"
+# png_shape FILE: "width height mode" as PIL decodes it.
+png_shape() { "$PY" -c 'import sys; from PIL import Image; i = Image.open(sys.argv[1]); i.load(); print(i.width, i.height, i.mode)' "$1"; }
+
+"$sample" --help >"$tmp/help"
+for opt in --ckpt --out --n --seed --interpolate; do
+  grep -qE -- "^ +$opt( |$)" "$tmp/help" || fail "--help does not document $opt"
+done
+grep -qE -- "--n INT( *\[64\]|=64)" "$tmp/help" || fail "--help does not show --n's default"
+
+expect 2 "--ckpt is required" -- "$sample" --out "$tmp/x.png"
+expect 2 "--no-such-flag" -- "$sample" --ckpt "$tmp" --out "$tmp/x.png" --no-such-flag
+expect 3 "dcgan-sample: error: .*$tmp/none" -- "$sample" --ckpt "$tmp/none" --out "$tmp/x.png"
+
+# A 4-step run on a synthetic grey 32x32 set gives a checkpoint to sample from.
+"$BIN/dcgan-prep" pack --source synthetic --count 32 --size 32 --channels 1 --out "$tmp/data" >/dev/null
+"$BIN/dcgan-train" --data "$tmp/data" --out "$tmp/run" --nz 16 --ngf 8 --ndf 8 --batch-size 8 \
+  --steps 4 --ckpt-every 4 --sample-every 4 --log-every 2 --device cpu --threads 1 \
+  >"$tmp/train.out" 2>&1 || { cat "$tmp/train.out"; fail "training run"; }
+expect 2 "--interpolate needs at least 2 steps, got 1" -- "$sample" --ckpt "$tmp/run" --out "$tmp/x.png" --interpolate 1
+
+# The default 64 samples: an 8x8 grid of 32x32 images with 2-pixel padding, RGB.
+"$sample" --ckpt "$tmp/run" --out "$tmp/a.png" --seed 5 >/dev/null 2>&1
+[ "$(png_shape "$tmp/a.png")" = "274 274 RGB" ] || fail "grid shape $(png_shape "$tmp/a.png")"
+# The same checkpoint (by run dir or by step dir) and seed give the same bytes; another seed not.
+"$sample" --ckpt "$tmp/run/checkpoints/step-000004" --out "$tmp/b.png" --seed 5 >/dev/null 2>&1
+cmp -s "$tmp/a.png" "$tmp/b.png" || fail "same seed and checkpoint, different bytes"
+"$sample" --ckpt "$tmp/run" --out "$tmp/c.png" --seed 6 >/dev/null 2>&1
+cmp -s "$tmp/a.png" "$tmp/c.png" && fail "another seed, same bytes"
+# 10 samples: two rows, the second with 2 images.
+"$sample" --ckpt "$tmp/run" --out "$tmp/ten.png" --n 10 >/dev/null 2>&1
+[ "$(png_shape "$tmp/ten.png")" = "274 70 RGB" ] || fail "10-sample grid $(png_shape "$tmp/ten.png")"
+
+# --interpolate 5 --n 15: 3 rows of 5 (5*34+2 by 3*34+2). Along a row the latent moves linearly,
+# so each image's nearest neighbour in the row is the one beside it (checked on the pixels).
+"$sample" --ckpt "$tmp/run" --out "$tmp/walk.png" --n 15 --interpolate 5 --seed 1 >/dev/null 2>&1
+[ "$(png_shape "$tmp/walk.png")" = "172 104 RGB" ] || fail "walk grid $(png_shape "$tmp/walk.png")"
+"$PY" - "$tmp/walk.png" <<'PYEOF' || fail "interpolation rows"
+import sys
+import numpy as np
+from PIL import Image
+g = np.asarray(Image.open(sys.argv[1]), dtype=np.float64)
+cells = [[g[2 + r * 34: 34 + r * 34, 2 + c * 34: 34 + c * 34] for c in range(5)] for r in range(3)]
+for row in cells:
+    d = lambda a, b: np.abs(row[a] - row[b]).mean()
+    assert d(0, 4) > 0, "a walk between two latents must change the image"
+    assert d(0, 1) < d(0, 4) and d(3, 4) < d(0, 4), [d(0, 1), d(3, 4), d(0, 4)]
+PYEOF
+
+# A corrupt generator file is a data error naming the checkpoint.
+ckpt="$tmp/run/checkpoints/step-000004"
+head -c 100 "$ckpt/generator.pt" >"$tmp/g.pt" && cp "$tmp/g.pt" "$ckpt/generator.pt"
+expect 3 "dcgan-sample: error: .*step-000004" -- "$sample" --ckpt "$ckpt" --out "$tmp/x.png"
+echo "test_sample: ok"
