@@ -1,13 +1,7 @@
 // One shard file opened read-only: schema checks against the manifest, then image/metadata reads.
 #include "dcgan/data/shard_file.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "dcgan/common/check.h"
 #include "dcgan/common/errors.h"
@@ -80,65 +74,6 @@ ShardFile::ShardFile(const std::string& path, const ShardEntry& entry, const Man
   file_space_ = H5_ID(H5Dget_space(images_.get()));
   const hsize_t one[4] = {1, want[1], want[2], want[3]};
   one_space_ = H5_ID(H5Screate_simple(4, one, nullptr));
-  map_chunks();
-}
-
-// Enables the direct path when every image is its own Fletcher32-only chunk lying inside the
-// file; anything else (another writer's layout, a damaged index) keeps the HDF5 path, whose
-// errors then name the problem.
-void ShardFile::map_chunks() {
-  h5::Id dcpl = H5_ID(H5Dget_create_plist(images_.get()));
-  hsize_t chunk[4] = {0, 0, 0, 0};
-  if (H5Pget_layout(dcpl.get()) != H5D_CHUNKED || H5Pget_chunk(dcpl.get(), 4, chunk) != 4 ||
-      chunk[0] != 1 || H5Pget_nfilters(dcpl.get()) != 1)
-    return;
-  unsigned flags = 0;
-  size_t nelmts = 0;
-  char name[16];
-  unsigned config = 0;
-  if (H5Pget_filter2(dcpl.get(), 0, &flags, &nelmts, nullptr, sizeof(name), name, &config) !=
-      H5Z_FILTER_FLETCHER32)
-    return;
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0) return;
-  const auto file_bytes = static_cast<uint64_t>(st.st_size);
-  std::vector<uint64_t> offsets(static_cast<size_t>(count_));
-  for (int64_t i = 0; i < count_; ++i) {
-    const hsize_t coord[4] = {static_cast<hsize_t>(i), 0, 0, 0};
-    unsigned mask = 0;
-    haddr_t addr = HADDR_UNDEF;
-    hsize_t size = 0;
-    if (H5Dget_chunk_info_by_coord(images_.get(), coord, &mask, &addr, &size) < 0 || mask != 0 ||
-        addr == HADDR_UNDEF || size != image_bytes_ + 4 || addr + size > file_bytes) {
-      H5Eclear2(H5E_DEFAULT);
-      return;
-    }
-    offsets[static_cast<size_t>(i)] = addr;
-  }
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  fd_ = std::shared_ptr<int>(new int(fd), [](int* p) {
-    ::close(*p);
-    delete p;
-  });
-  chunk_offsets_ = std::move(offsets);
-}
-
-void ShardFile::read_direct(int64_t local_idx, uint8_t* out) {
-  uint8_t stored[4];
-  iovec parts[2] = {{out, image_bytes_}, {stored, 4}};
-  const auto offset = static_cast<off_t>(chunk_offsets_[static_cast<size_t>(local_idx)]);
-  const ssize_t n = ::preadv(*fd_, parts, 2, offset);
-  if (n != static_cast<ssize_t>(image_bytes_ + 4))
-    throw DataError(str("shard ", path_, ": cannot read image ", local_idx, ": ",
-                        n < 0 ? std::strerror(errno) : "short read"));
-  // The filter stores the sum little-endian after the data.
-  const uint32_t want = uint32_t{stored[0]} | (uint32_t{stored[1]} << 8) |
-                        (uint32_t{stored[2]} << 16) | (uint32_t{stored[3]} << 24);
-  const uint32_t got = fletcher32(out, image_bytes_);
-  if (got != want)
-    throw DataError(str("shard ", path_, ": image ", local_idx,
-                        " fails its Fletcher32 checksum (data corrupted on disk)"));
 }
 
 void ShardFile::read_selection(int64_t first, int64_t n, uint8_t* out) {
@@ -164,38 +99,7 @@ void ShardFile::read_selection(int64_t first, int64_t n, uint8_t* out) {
 
 void ShardFile::read_range(int64_t first, int64_t n, uint8_t* out) { read_selection(first, n, out); }
 
-void ShardFile::read_one(int64_t local_idx, uint8_t* out) {
-  if (chunk_offsets_.empty() || local_idx < 0 || local_idx >= count_) {
-    read_selection(local_idx, 1, out);
-  } else {
-    read_direct(local_idx, out);
-  }
-}
-
-uint32_t fletcher32(const uint8_t* data, size_t bytes) {
-  // Blocks of 360 words keep both 32-bit sums from overflowing before they are folded.
-  uint32_t sum1 = 0, sum2 = 0;
-  size_t words = bytes / 2;
-  while (words > 0) {
-    const size_t block = words > 360 ? 360 : words;
-    words -= block;
-    for (size_t i = 0; i < block; ++i, data += 2) {
-      sum1 += (uint32_t{data[0]} << 8) | data[1];
-      sum2 += sum1;
-    }
-    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
-  }
-  if (bytes % 2 != 0) {
-    sum1 += uint32_t{data[0]} << 8;
-    sum2 += sum1;
-    sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-    sum2 = (sum2 & 0xffff) + (sum2 >> 16);
-  }
-  sum1 = (sum1 & 0xffff) + (sum1 >> 16);
-  sum2 = (sum2 & 0xffff) + (sum2 >> 16);
-  return (sum2 << 16) | sum1;
-}
+void ShardFile::read_one(int64_t local_idx, uint8_t* out) { read_selection(local_idx, 1, out); }
 
 namespace {
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,8 +20,6 @@ class ShardFile {
   ShardFile& operator=(ShardFile&&) noexcept = default;
 
   const std::string& path() const { return path_; }
-  // True when single-image reads take the direct pread + Fletcher32 path.
-  bool direct_reads() const { return !chunk_offsets_.empty(); }
   int64_t count() const { return count_; }
 
   // Reads images [first, first + n) into out (n * image_bytes). A checksum failure throws
@@ -38,8 +35,6 @@ class ShardFile {
 
  private:
   void read_selection(int64_t first, int64_t n, uint8_t* out);
-  void map_chunks();
-  void read_direct(int64_t local_idx, uint8_t* out);
 
   std::string path_;
   int64_t count_ = 0;
@@ -49,14 +44,6 @@ class ShardFile {
   h5::Id images_;
   h5::Id file_space_;  // cached dataspace of `images` for hyperslab selections
   h5::Id one_space_;   // memory dataspace of one image
-  // Direct path for one-image chunks with only Fletcher32: pread at the chunk's file offset and
-  // verify the checksum ourselves, skipping HDF5's per-call machinery (and its global lock).
-  std::vector<uint64_t> chunk_offsets_;  // empty: read through HDF5
-  std::shared_ptr<int> fd_;              // read-only descriptor, closed by its deleter
 };
-
-// HDF5's Fletcher32 of `bytes` (16-bit big-endian words, folded every 360 words), as its filter
-// stores it after each chunk.
-uint32_t fletcher32(const uint8_t* data, size_t bytes);
 
 }  // namespace dcgan::data

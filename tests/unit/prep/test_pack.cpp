@@ -276,34 +276,6 @@ TEST(PackCorruption, FlippedImageByteFailsReaderAndVerify) {
   EXPECT_NE(problems[1].find("shard-00001.h5"), std::string::npos) << problems[1];
 }
 
-TEST(ShardReader, DirectPathChecksumsEqualHdf5sFletcher32) {
-  test::ScratchDir dir("prep");
-  auto o = options("synthetic", "", dir / "out");
-  o.source.count = 6;
-  o.size = 17;  // odd byte count per image: exercises the trailing half word
-  run_pack(o);
-  const auto m = data::read_manifest(dir / "out");
-  data::ShardFile shard(dir / "out/shard-00000.h5", m.shards[0], m);
-  EXPECT_TRUE(shard.direct_reads());
-  const size_t image_bytes = 17 * 17 * 3;
-  data::h5::Id file(H5Fopen((dir / "out/shard-00000.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
-  data::h5::Id dset(H5Dopen2(file.get(), "images", H5P_DEFAULT));
-  for (hsize_t i = 0; i < 6; ++i) {
-    // The raw chunk as stored: the image, then the filter's checksum (little-endian).
-    std::vector<uint8_t> raw(image_bytes + 4);
-    const hsize_t coord[4] = {i, 0, 0, 0};
-    uint32_t filters = 0;
-    ASSERT_GE(H5Dread_chunk(dset.get(), H5P_DEFAULT, coord, &filters, raw.data()), 0);
-    const uint32_t stored = raw[image_bytes] | (raw[image_bytes + 1] << 8) |
-                            (raw[image_bytes + 2] << 16) | (uint32_t{raw[image_bytes + 3]} << 24);
-    EXPECT_EQ(data::fletcher32(raw.data(), image_bytes), stored) << "chunk " << i;
-    std::vector<uint8_t> direct(image_bytes), via_hdf5(image_bytes);
-    shard.read_one(static_cast<int64_t>(i), direct.data());
-    shard.read_range(static_cast<int64_t>(i), 1, via_hdf5.data());
-    EXPECT_EQ(direct, via_hdf5);
-  }
-}
-
 TEST(PackOutDir, RefusesNonEmptyUnlessOverwriteAndInterruptedRunsHaveNoManifest) {
   test::ScratchDir dir("prep");
   auto o = options("synthetic", "", dir / "out");
