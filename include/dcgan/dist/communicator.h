@@ -21,11 +21,18 @@ class Communicator {
   virtual int world_size() const = 0;
   virtual std::string backend_name() const = 0;  // "mpi", "nccl", "local"
 
-  // In place, over a contiguous tensor of float32/float64/int32/int64. CPU tensors always work;
-  // CUDA tensors need the NCCL backend. Blocks until the result is usable on the caller's stream.
+  // Every operation is a collective: all ranks call it, in the same order, with tensors of the
+  // same shape and dtype. Tensors must be contiguous float32/float64/int32/int64 (Error
+  // otherwise). CPU tensors always go through MPI. CUDA tensors go through NCCL with the NCCL
+  // backend (on its device, ordered after torch's current stream; the call returns when the result
+  // is ready, or ends the job at the --comm-timeout deadline); the MPI backend stages them through
+  // host memory.
+  // In place.
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
+  // In place: every rank ends with root's values.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
-  // Gathers equal-sized contiguous tensors from every rank into `out` ([world, *in.shape]).
+  // Gathers equal-sized contiguous tensors from every rank; `out` is (re)assigned a new tensor of
+  // shape [world, *in.shape] on in's device, rank r's tensor at out[r].
   virtual void all_gather(const torch::Tensor& in, torch::Tensor& out) = 0;
   virtual void barrier() = 0;
 };
@@ -36,7 +43,10 @@ struct CommConfig {
 };
 
 // Chooses the backend: "auto" is NCCL when `device` is CUDA and NCCL was compiled in, else MPI.
-// Throws UsageError for "nccl" without CUDA/NCCL, or more local ranks than visible GPUs.
+// Throws UsageError for an unknown backend, a timeout <= 0, "nccl" without a CUDA device or
+// without NCCL in the build, or (NCCL) more ranks on this node than visible GPUs. A CUDA device
+// without an index means cuda:<local rank % visible GPUs>. Collective for NCCL (rank 0's unique id
+// travels by MPI_Bcast). The communicator must be destroyed before the MpiSession.
 std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const MpiSession& session,
                                                 const torch::Device& device);
 
@@ -44,8 +54,9 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
 // tests that need no launcher.
 std::unique_ptr<Communicator> make_local_communicator();
 
-// Averages a scalar-like tensor set across ranks on the host: one small all-reduce.
-// Returns the per-element mean; `values` is read, not modified.
+// Averages a scalar-like tensor set across ranks on the host: one small float64 all-reduce.
+// Returns the per-element mean on the CPU, in values' dtype when it is floating (float64
+// otherwise); `values` is read, not modified.
 torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& values);
 
 }  // namespace dcgan::dist
