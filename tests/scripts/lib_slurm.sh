@@ -46,7 +46,7 @@ slurm_local_start() {
   local host ctld_port slurmd_port
   host=$(hostname -s)
   ctld_port=$(slurm_local_free_port) && slurmd_port=$(slurm_local_free_port) || return 1
-  sed -e "s|@DIR@|$dir|g" -e "s|@HOST@|$host|g" -e "s|@CPUS@|$(nproc)|g" \
+  sed -e "s|@DIR@|$dir|g" -e "s|@HOST@|$host|g" -e "s|@CPUS@|$(getconf _NPROCESSORS_ONLN)|g" \
       -e "s|@CTLD_PORT@|$ctld_port|g" -e "s|@SLURMD_PORT@|$slurmd_port|g" \
       "$root/cluster/slurm/local/slurm.conf.in" > "$dir/slurm.conf"
   export SLURM_CONF=$dir/slurm.conf

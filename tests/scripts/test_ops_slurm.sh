@@ -13,7 +13,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "FAIL: a private slurmd must run as root"; exit 1; }
 ops_setup slurm
 T=$OPS_SCRATCH
-STEPS=${OPS_SLURM_STEPS:-400}
+STEPS=${OPS_SLURM_STEPS:-60}
 trap 'slurm_local_stop; ops_cleanup' EXIT
 chmod 755 "$T"
 slurm_local_start "$T/slurm" || { slurm_local_dump_logs; ops_fail "local Slurm did not start"; ops_finish; }
@@ -40,8 +40,8 @@ ops_pass "submitted job $job"
 out=$T/job-$job.out
 show_out() { echo "---- $out"; tail -n 40 "$out" 2>/dev/null; }
 
-if ! ops_wait 120 ops_has_steps "$T/run" 20; then
-  show_out; slurm_local_dump_logs; ops_fail "job made no progress in 120 s"; ops_finish
+if ! ops_wait 120 ops_has_steps "$T/run" 10; then
+  show_out; slurm_local_dump_logs; squeue; ops_fail "job made no progress in 120 s"; ops_finish
 fi
 scancel --signal=USR1 --batch "$job"
 if ops_wait 90 job_restarted "$job"; then ops_pass "job requeued itself (Restarts=1, PENDING)"
@@ -53,9 +53,12 @@ stop=${stops[0]:-0}
 ops_check "batch script saw exit 75 and requeued" grep -q "launcher exited with 75" "$out"
 ops_check "checkpoint of step $stop is complete" ops_ckpt_complete "$T/run/checkpoints/step-$(printf %06d "$stop")"
 
-# Slurm holds a requeued job back for about two minutes (BeginTime); once the node is free of
-# the first attempt, let it start now.
-ops_wait 60 slurm_local_node_idle || ops_fail "node not idle after the first attempt"
+# Slurm holds a requeued job back for about two minutes (BeginTime). Once the first attempt's
+# step daemons are gone, let it start now; slurmd refuses credentials issued in the same second
+# as the revocation of the old ones ("Job credential revoked"), hence the extra 2 s.
+first_attempt_gone() { slurm_local_node_idle && ! pgrep -x slurmstepd >/dev/null; }
+ops_wait 60 first_attempt_gone || ops_fail "first attempt still running after 60 s"
+sleep 2
 scontrol update JobId="$job" StartTime=now
 if ops_wait 180 job_is "$job" COMPLETED; then ops_pass "requeued job completed"
 else show_out; slurm_local_dump_logs; ops_fail "requeued job did not complete in 180 s (state $(job_field "$job" JobState))"; ops_finish; fi
