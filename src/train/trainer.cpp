@@ -120,6 +120,7 @@ void Trainer::start_state() {
     }
     resumed_ = true;
     last_checkpoint_step_ = cursor_.step;
+    check_same_resume_step();
     log::info(str("resumed from ", dir, " at step ", cursor_.step, " (epoch ", cursor_.epoch,
                   ", batch ", cursor_.batch, ")"));
   }
@@ -127,6 +128,19 @@ void Trainer::start_state() {
     dist::broadcast_module(*generator_, comm_, 0);
     dist::broadcast_module(*discriminator_, comm_, 0);
     comm_.broadcast(fixed_noise_, 0);
+  }
+}
+
+void Trainer::check_same_resume_step() {
+  if (shape_.world_size == 1) return;
+  // Every rank reads the checkpoint itself; all must have found the same one.
+  torch::Tensor steps = torch::tensor({cursor_.step, -cursor_.step}, torch::kInt64);
+  comm_.all_reduce(steps, dist::ReduceOp::kMax);
+  const int64_t highest = steps[0].item<int64_t>();
+  const int64_t lowest = -steps[1].item<int64_t>();
+  if (highest != lowest) {
+    throw Error(str("ranks resumed from different checkpoints (steps ", lowest, " to ", highest,
+                    ") HINT: the run directory must be on a file system that every rank sees"));
   }
 }
 
@@ -285,6 +299,7 @@ int Trainer::run() {
     if (last_sample_step_ != cursor_.step) write_samples();
     if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
   }
+  comm_.barrier();  // the run's files are complete when any rank returns
   if (comm_.rank() == 0) log::info(str("done: last sample ", sample_path(config_.out, cursor_.step)));
   return static_cast<int>(ExitCode::kOk);
 }
