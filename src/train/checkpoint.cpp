@@ -187,7 +187,7 @@ void prune(const std::string& root, int64_t keep, const std::string& current) {
 
 }  // namespace
 
-models::DcganOptions CheckpointInfo::model_options() const {
+models::DcganOptions model_options(const TrainConfig& config, const RunShape& shape) {
   models::DcganOptions options;
   options.nz = config.nz;
   options.ngf = config.ngf;
@@ -195,6 +195,10 @@ models::DcganOptions CheckpointInfo::model_options() const {
   options.channels = shape.channels;
   options.image_size = shape.image_size;
   return options;
+}
+
+models::DcganOptions CheckpointInfo::model_options() const {
+  return train::model_options(config, shape);
 }
 
 std::string resolve_checkpoint_dir(const std::string& path) {

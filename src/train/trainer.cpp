@@ -49,12 +49,7 @@ Trainer::Trainer(TrainConfig config, dist::Communicator& comm, data::ShardDatase
 Trainer::~Trainer() = default;
 
 void Trainer::build_models() {
-  models::DcganOptions options;
-  options.nz = config_.nz;
-  options.ngf = config_.ngf;
-  options.ndf = config_.ndf;
-  options.channels = shape_.channels;
-  options.image_size = shape_.image_size;
+  models::DcganOptions options = model_options(config_, shape_);
   if (config_.sync_bn) {
     options.norm = [this](int64_t channels) {
       return torch::nn::AnyModule(dist::SyncBatchNorm2d(channels, comm_));

@@ -5,17 +5,7 @@
 set -euo pipefail
 BIN="${DCGAN_BIN_DIR:?set by ctest}"
 PY="${DCGAN_PYTHON:-python3}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-# expect CODE PATTERN -- command...: exit code and a line of its output
-expect() {
-  local code="$1" pattern="$2"; shift 3
-  local rc=0
-  "$@" >"$tmp/out" 2>&1 || rc=$?
-  [ "$rc" = "$code" ] || { cat "$tmp/out"; fail "$* exited $rc, expected $code"; }
-  grep -qE -- "$pattern" "$tmp/out" || { cat "$tmp/out"; fail "$* printed no '$pattern'"; }
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 train="$BIN/dcgan-train"
 
 # --help lists every option with its default.

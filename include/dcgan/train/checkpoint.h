@@ -26,6 +26,9 @@ namespace dcgan::train {
 inline constexpr int kCheckpointFormatVersion = 1;
 
 // Where training stands: `step` steps are done; the next batch is `batch` of `epoch`.
+// The model options a run's config and data shape imply (norm layer left at its default).
+models::DcganOptions model_options(const TrainConfig& config, const RunShape& shape);
+
 struct TrainCursor {
   int64_t step = 0;
   int64_t epoch = 0;
