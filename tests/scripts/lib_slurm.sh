@@ -1,4 +1,5 @@
-# Sourced by tests: a private one-node Slurm (munged + slurmctld + slurmd) in a scratch folder.
+# Sourced by tests after lib_ops.sh (it uses ops_wait): a private one-node Slurm (munged +
+# slurmctld + slurmd) in a scratch folder.
 # It never touches the system's munge key, socket or Slurm config: everything lives under the
 # folder, on ports picked for this run, and the daemons are stopped by pid.
 # shellcheck shell=bash
@@ -13,15 +14,6 @@ slurm_local_free_port() {
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
   done
   return 1
-}
-
-# slurm_local_wait SECONDS CMD...: poll CMD every 0.5 s until it succeeds or time runs out.
-slurm_local_wait() {
-  local deadline=$(( SECONDS + $1 )); shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.5
-  done
 }
 
 # slurm_local_start DIR: starts the daemons; exports SLURM_CONF and SLURM_LOCAL_PIDS.
@@ -40,7 +32,7 @@ slurm_local_start() {
   runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge-run/munge.socket" \
     --pid-file="$dir/munge-run/munged.pid" --log-file="$dir/munge/munged.log" \
     --seed-file="$dir/munge/munged.seed" || { echo "munged failed to start" >&2; return 1; }
-  slurm_local_wait 10 test -s "$dir/munge-run/munged.pid" || { echo "munged wrote no pid" >&2; return 1; }
+  ops_wait 10 test -s "$dir/munge-run/munged.pid" || { echo "munged wrote no pid" >&2; return 1; }
   SLURM_LOCAL_PIDS+=("$(cat "$dir/munge-run/munged.pid")")
 
   local host ctld_port slurmd_port
@@ -51,12 +43,12 @@ slurm_local_start() {
       "$root/cluster/slurm/local/slurm.conf.in" > "$dir/slurm.conf"
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -c -f "$SLURM_CONF" || { echo "slurmctld failed to start" >&2; return 1; }
-  slurm_local_wait 15 test -s "$dir/run/slurmctld.pid" || { echo "slurmctld wrote no pid" >&2; return 1; }
+  ops_wait 15 test -s "$dir/run/slurmctld.pid" || { echo "slurmctld wrote no pid" >&2; return 1; }
   SLURM_LOCAL_PIDS+=("$(cat "$dir/run/slurmctld.pid")")
   slurmd -f "$SLURM_CONF" || { echo "slurmd failed to start" >&2; return 1; }
-  slurm_local_wait 15 test -s "$dir/run/slurmd-$host.pid" || { echo "slurmd wrote no pid" >&2; return 1; }
+  ops_wait 15 test -s "$dir/run/slurmd-$host.pid" || { echo "slurmd wrote no pid" >&2; return 1; }
   SLURM_LOCAL_PIDS+=("$(cat "$dir/run/slurmd-$host.pid")")
-  slurm_local_wait 30 slurm_local_node_idle || { echo "node never became idle" >&2; return 1; }
+  ops_wait 30 slurm_local_node_idle || { echo "node never became idle" >&2; return 1; }
 }
 
 slurm_local_no_jobs() { [ -z "$(squeue -h -o %i 2>/dev/null)" ] && ! pgrep -x slurmstepd >/dev/null; }
@@ -68,7 +60,7 @@ slurm_local_stop() {
   # Jobs first: their slurmstepd and tasks outlive slurmd, so cancel them through the daemons.
   if [ -n "${SLURM_CONF:-}" ] && [ ${#SLURM_LOCAL_PIDS[@]} -ge 3 ]; then
     squeue -h -o %i 2>/dev/null | xargs -r scancel 2>/dev/null
-    slurm_local_wait 30 slurm_local_no_jobs || echo "slurm_local_stop: jobs still running" >&2
+    ops_wait 30 slurm_local_no_jobs || echo "slurm_local_stop: jobs still running" >&2
   fi
   for (( i=${#SLURM_LOCAL_PIDS[@]}-1; i>=0; i-- )); do
     pid=${SLURM_LOCAL_PIDS[$i]}
