@@ -1,13 +1,16 @@
 # Finds every dependency; nothing is vendored. Each sets DCGAN_SUMMARY_<NAME> for the summary.
 
 # --- libtorch (the PyPI wheel's, found through CMAKE_PREFIX_PATH / Torch_DIR) ---------------
-find_package(Torch 2.4 REQUIRED)
-set(DCGAN_TORCH_VERSION "${Torch_VERSION}")
+set(DCGAN_TORCH_VERSION "off")
+if(DCGAN_WITH_TORCH)
+  find_package(Torch 2.4 REQUIRED)
+  set(DCGAN_TORCH_VERSION "${Torch_VERSION}")
+endif()
 # The torch wheel ships its own copies of third-party headers (fmt among them). spdlog must see the
 # system fmt it was built against, so only src/common/log.cpp includes spdlog, and it does not
 # include torch (see include/dcgan/common/log.h).
 set(DCGAN_TORCH_HAS_CUDA OFF)
-if(TARGET torch_cuda OR TORCH_LIBRARIES MATCHES "torch_cuda")
+if(DCGAN_WITH_TORCH AND (TARGET torch_cuda OR TORCH_LIBRARIES MATCHES "torch_cuda"))
   set(DCGAN_TORCH_HAS_CUDA ON)
 endif()
 
@@ -33,6 +36,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 find_package(PNG 1.6 REQUIRED)
 find_package(ZLIB REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of shards and checkpoint files
 find_package(Threads REQUIRED)
 
 # --- CUDA + NCCL (optional) ---------------------------------------------------------------

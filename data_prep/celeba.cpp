@@ -59,9 +59,19 @@ std::vector<std::string> split_fields(const std::string& line, bool csv) {
   return out;
 }
 
-std::unordered_map<std::string, int> read_partition(const fs::path& path, bool csv) {
-  std::ifstream in(path);
+std::string read_list(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(str("cannot read ", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+std::unordered_map<std::string, int> parse_partition(const std::string& text, bool csv,
+                                                     const std::string& name) {
+  std::istringstream in(text);
   std::unordered_map<std::string, int> parts;
   std::string line;
   int line_no = 0;
@@ -70,20 +80,14 @@ std::unordered_map<std::string, int> read_partition(const fs::path& path, bool c
     const auto f = split_fields(line, csv);
     if (f.empty() || (csv && line_no == 1)) continue;  // the CSV header: image_id,partition
     if (f.size() != 2 || (f[1] != "0" && f[1] != "1" && f[1] != "2"))
-      throw DataError(str(path.string(), ":", line_no, ": expected '<image> <0|1|2>'"));
+      throw DataError(str(name, ":", line_no, ": expected '<image> <0|1|2>'"));
     parts[f[0]] = f[1][0] - '0';
   }
   return parts;
 }
 
-struct AttrTable {
-  std::vector<std::string> names;
-  std::unordered_map<std::string, std::vector<int8_t>> rows;
-};
-
-AttrTable read_attrs(const fs::path& path, bool csv) {
-  std::ifstream in(path);
-  if (!in) throw DataError(str("cannot read ", path.string()));
+AttrTable parse_attrs(const std::string& text, bool csv, const std::string& name) {
+  std::istringstream in(text);
   AttrTable t;
   std::string line;
   int line_no = 0;
@@ -91,29 +95,31 @@ AttrTable read_attrs(const fs::path& path, bool csv) {
     std::getline(in, line);
     ++line_no;
   }
-  if (!std::getline(in, line)) throw DataError(str(path.string(), ": no attribute names"));
+  if (!std::getline(in, line)) throw DataError(str(name, ": no attribute names"));
   ++line_no;
   t.names = split_fields(line, csv);
   if (csv && !t.names.empty()) t.names.erase(t.names.begin());  // image_id
-  if (t.names.empty()) throw DataError(str(path.string(), ": no attribute names"));
+  if (t.names.empty()) throw DataError(str(name, ": no attribute names"));
   while (std::getline(in, line)) {
     ++line_no;
     const auto f = split_fields(line, csv);
     if (f.empty()) continue;
     if (f.size() != t.names.size() + 1)
-      throw DataError(str(path.string(), ":", line_no, ": expected ", t.names.size() + 1,
-                          " fields, found ", f.size()));
+      throw DataError(
+          str(name, ":", line_no, ": expected ", t.names.size() + 1, " fields, found ", f.size()));
     std::vector<int8_t> row(t.names.size());
     for (size_t i = 0; i < row.size(); ++i) {
       if (f[i + 1] != "1" && f[i + 1] != "-1")
-        throw DataError(str(path.string(), ":", line_no, ": attribute value '", f[i + 1],
-                            "' is not -1 or 1"));
+        throw DataError(
+            str(name, ":", line_no, ": attribute value '", f[i + 1], "' is not -1 or 1"));
       row[i] = f[i + 1] == "1" ? 1 : -1;
     }
     t.rows[f[0]] = std::move(row);
   }
   return t;
 }
+
+namespace {
 
 class CelebaSource : public Source {
  public:
@@ -159,7 +165,7 @@ class CelebaSource : public Source {
       if (!fs::exists(layout.partition))
         throw DataError(str("--split ", split, " needs the partition list ",
                             layout.partition.string(), ", which does not exist"));
-      parts = read_partition(layout.partition, layout.csv);
+      parts = parse_partition(read_list(layout.partition), layout.csv, layout.partition.string());
     }
     for (size_t p = 0; p < all.size(); ++p) {
       if (want >= 0) {
@@ -173,7 +179,7 @@ class CelebaSource : public Source {
   }
 
   void attach_attrs(const Layout& layout) {
-    const AttrTable t = read_attrs(layout.attrs, layout.csv);
+    const AttrTable t = parse_attrs(read_list(layout.attrs), layout.csv, layout.attrs.string());
     attr_names_ = t.names;
     attrs_.reserve(names_.size() * attr_names_.size());
     for (const auto& n : names_) {

@@ -1,6 +1,7 @@
 // An 8-bit interleaved image and the decoders that fill it (JPEG via TurboJPEG, PNG via libpng).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct Image {
   }
 };
 
+// Larger images are refused before any allocation: PIL's bomb limit is 2 x 89,478,485 pixels.
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 27;
+
 // Per-thread decoding state (a TurboJPEG handle and a file buffer). Not thread-safe.
 class ImageDecoder {
  public:
@@ -32,6 +36,8 @@ class ImageDecoder {
   // 3: RGB, gray replicated). Throws DataError naming the file when it is missing, empty,
   // truncated or corrupt.
   void decode_file(const std::string& path, int channels, Image& out);
+  // The same for bytes in memory; `name` is what errors call them.
+  void decode(const uint8_t* data, size_t size, const std::string& name, int channels, Image& out);
 
   // > 0: JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) whose shorter side is still
   // >= this; 0 (default) decodes at full size.
@@ -42,13 +48,15 @@ class ImageDecoder {
   int last_full_width() const { return last_full_width_; }    // before DCT scaling
   int last_full_height() const { return last_full_height_; }
 
-  // JPEG dimensions without decoding; throws DataError naming `path`.
-  void jpeg_size(const std::string& path, int* width, int* height);
-
  private:
   void read_bytes(const std::string& path);
-  void decode_jpeg(const std::string& path, int channels, Image& out);
-  void decode_png(const std::string& path, int channels, Image& out);
+  void decode_jpeg(const uint8_t* data, size_t size, const std::string& path, int channels,
+                   Image& out);
+  void decode_png(const uint8_t* data, size_t size, const std::string& path, int channels,
+                  Image& out);
+  void cmyk_to_output(const uint8_t* cmyk, Image& out);
+  [[noreturn]] void fail_jpeg(const std::string& message);  // fresh handle, then DataError
+  static void check_dimensions(const std::string& path, int64_t width, int64_t height);
 
   void* tj_ = nullptr;  // tjhandle
   std::vector<uint8_t> bytes_;

@@ -142,7 +142,7 @@ class ShardPacker {
       const int64_t item = first + i;
       index.push_back(src_.source_index(item));
       names.push_back(src_.name(item));
-      labels.push_back(src_.label(item));
+      if (src_.has_labels()) labels.push_back(src_.label(item));
       attrs.resize(attrs.size() + attr_count);
       if (attr_count > 0) src_.attrs(item, attrs.data() + attrs.size() - attr_count);
       ++kept;

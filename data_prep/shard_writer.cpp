@@ -9,9 +9,9 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/check.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/schema.h"
-#include "sha256.h"
 
 namespace dcgan::prep {
 namespace {

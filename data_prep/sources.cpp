@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
@@ -49,7 +51,7 @@ class FolderSource : public Source {
   std::string name(int64_t i) const override { return names_[static_cast<size_t>(i)]; }
   int64_t source_index(int64_t i) const override { return i; }
   bool has_labels() const override { return has_labels_; }
-  int64_t label(int64_t i) const override { return labels_[static_cast<size_t>(i)]; }
+  int64_t label(int64_t i) const override { return labels_.at(static_cast<size_t>(i)); }
   void load(int64_t i, int channels, ImageDecoder& d, Image& out) const override {
     d.decode_file(root_ + "/" + names_[static_cast<size_t>(i)], channels, out);
   }
@@ -73,20 +75,14 @@ class FolderSource : public Source {
   std::vector<int64_t> labels_;
 };
 
-// Whole IDX file (gzip is detected by zlib, plain files pass through).
-std::vector<uint8_t> read_gz(const std::string& path) {
+// The whole file, gzip or not (inflate_if_gzip decides by content).
+std::vector<uint8_t> read_idx_file(const std::string& path) {
   if (!fs::is_regular_file(path)) throw DataError(str("IDX file '", path, "' does not exist"));
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw DataError(str("cannot open IDX file '", path, "'"));
-  std::vector<uint8_t> out;
-  uint8_t buf[1 << 16];
-  int n = 0;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) out.insert(out.end(), buf, buf + n);
-  int err = 0;
-  const std::string message = n < 0 ? gzerror(f, &err) : "";
-  gzclose(f);
-  if (n < 0) throw DataError(str("corrupt IDX file '", path, "': ", message));
-  return out;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(str("cannot open IDX file '", path, "'"));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  return inflate_if_gzip(std::move(bytes), path);
 }
 
 uint32_t be32(const uint8_t* p) {
@@ -96,51 +92,36 @@ uint32_t be32(const uint8_t* p) {
 class IdxSource : public Source {
  public:
   explicit IdxSource(const SourceOptions& o) : path_(o.input) {
-    bytes_ = read_gz(path_);
-    if (bytes_.size() < 16 || be32(bytes_.data()) != 0x00000803)
-      throw DataError(str("'", path_, "' is not an IDX image file (magic 0x00000803, uint8 N x H x W)"));
-    count_ = be32(bytes_.data() + 4);
-    height_ = static_cast<int>(be32(bytes_.data() + 8));
-    width_ = static_cast<int>(be32(bytes_.data() + 12));
-    if (height_ < 1 || width_ < 1 || height_ > data::schema::kMaxImageSize ||
-        width_ > data::schema::kMaxImageSize ||
-        bytes_.size() != 16 + static_cast<uint64_t>(count_) * height_ * width_)
-      throw DataError(str("IDX file '", path_, "' header (", count_, " x ", height_, " x ", width_,
-                          ") does not match its size of ", bytes_.size(), " bytes"));
-    if (count_ == 0) throw DataError(str("IDX file '", path_, "' holds no images"));
-    if (!o.labels.empty()) load_labels(o.labels);
+    bytes_ = read_idx_file(path_);
+    header_ = parse_idx_images(bytes_, path_);
+    if (!o.labels.empty())
+      labels_ = parse_idx_labels(read_idx_file(o.labels), header_.count, o.labels);
   }
 
-  int64_t size() const override { return count_; }
+  int64_t size() const override { return header_.count; }
   std::string name(int64_t i) const override { return str(fs::path(path_).filename().string(), ":", i); }
   int64_t source_index(int64_t i) const override { return i; }
   bool has_labels() const override { return !labels_.empty(); }
-  int64_t label(int64_t i) const override { return labels_[static_cast<size_t>(i)]; }
+  // -1 without --labels: the shards then store no labels, as for a folder without classes.
+  int64_t label(int64_t i) const override {
+    return labels_.empty() ? -1 : labels_.at(static_cast<size_t>(i));
+  }
   void load(int64_t i, int channels, ImageDecoder&, Image& out) const override {
-    out.resize(width_, height_, 1);
-    const size_t n = static_cast<size_t>(width_) * height_;
-    std::memcpy(out.pixels.data(), bytes_.data() + 16 + static_cast<size_t>(i) * n, n);
+    const int width = header_.width, height = header_.height;
+    out.resize(width, height, 1);
+    const size_t n = static_cast<size_t>(width) * height;
+    std::memcpy(out.pixels.data(),
+                bytes_.data() + header_.pixel_offset + static_cast<size_t>(i) * n, n);
     if (channels == 3) {
-      out.resize(width_, height_, 3);
+      out.resize(width, height, 3);
       for (size_t p = n; p-- > 0;) out.pixels[p * 3] = out.pixels[p * 3 + 1] = out.pixels[p * 3 + 2] = out.pixels[p];
     }
   }
 
  private:
-  void load_labels(const std::string& path) {
-    const auto b = read_gz(path);
-    if (b.size() < 8 || be32(b.data()) != 0x00000801)
-      throw DataError(str("'", path, "' is not an IDX label file (magic 0x00000801)"));
-    if (be32(b.data() + 4) != count_ || b.size() != 8 + static_cast<size_t>(count_))
-      throw DataError(str("IDX label file '", path, "' holds ", be32(b.data() + 4),
-                          " labels for ", count_, " images"));
-    labels_.assign(b.begin() + 8, b.end());
-  }
-
   std::string path_;
   std::vector<uint8_t> bytes_;
-  int64_t count_ = 0;
-  int height_ = 0, width_ = 0;
+  IdxImages header_;
   std::vector<int64_t> labels_;
 };
 
@@ -170,6 +151,69 @@ uint64_t splitmix(uint64_t& state) {
 }
 
 }  // namespace
+
+std::vector<uint8_t> inflate_if_gzip(std::vector<uint8_t> bytes, const std::string& name) {
+  if (bytes.size() < 2 || bytes[0] != 0x1f || bytes[1] != 0x8b) return bytes;
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) throw Error(str("zlib: cannot inflate ", name));
+  std::vector<uint8_t> out;
+  uint8_t buf[1 << 16];
+  z.next_in = bytes.data();
+  z.avail_in = static_cast<uInt>(bytes.size());
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = buf;
+    z.avail_out = sizeof(buf);
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.insert(out.end(), buf, buf + (sizeof(buf) - z.avail_out));
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      inflateReset(&z);  // the next member of a concatenated gzip file
+      continue;
+    }
+    if (rc != Z_OK) break;
+    if (z.avail_in == 0 && z.avail_out != 0) {
+      rc = Z_BUF_ERROR;  // input used up in the middle of a stream
+      break;
+    }
+  }
+  const std::string message = z.msg != nullptr ? z.msg : "the gzip stream ends early (truncated)";
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END) throw DataError(str("corrupt IDX file '", name, "': ", message));
+  return out;
+}
+
+IdxImages parse_idx_images(const std::vector<uint8_t>& bytes, const std::string& name) {
+  if (bytes.size() < 16 || be32(bytes.data()) != 0x00000803)
+    throw DataError(
+        str("'", name, "' is not an IDX image file (magic 0x00000803, uint8 N x H x W)"));
+  IdxImages h;
+  h.count = be32(bytes.data() + 4);
+  const uint32_t height = be32(bytes.data() + 8), width = be32(bytes.data() + 12);
+  const auto max_side = static_cast<uint32_t>(data::schema::kMaxImageSize);
+  if (height < 1 || width < 1 || height > max_side || width > max_side ||
+      bytes.size() != 16 + static_cast<uint64_t>(h.count) * height * width)
+    throw DataError(str("IDX file '", name, "' header (", h.count, " x ", height, " x ", width,
+                        ") does not match its size of ", bytes.size(), " bytes"));
+  if (h.count == 0) throw DataError(str("IDX file '", name, "' holds no images"));
+  h.height = static_cast<int>(height);
+  h.width = static_cast<int>(width);
+  return h;
+}
+
+std::vector<int64_t> parse_idx_labels(const std::vector<uint8_t>& bytes, int64_t count,
+                                      const std::string& name) {
+  if (bytes.size() < 8 || be32(bytes.data()) != 0x00000801)
+    throw DataError(str("'", name, "' is not an IDX label file (magic 0x00000801)"));
+  if (be32(bytes.data() + 4) != count)
+    throw DataError(str("IDX label file '", name, "' holds ", be32(bytes.data() + 4),
+                        " labels for ", count, " images"));
+  if (bytes.size() != 8 + static_cast<size_t>(count))
+    throw DataError(str("IDX label file '", name, "' header says ", count,
+                        " labels but its size is ", bytes.size(), " bytes (expected ", 8 + count,
+                        ")"));
+  return {bytes.begin() + 8, bytes.end()};
+}
 
 const std::vector<std::string>& Source::attr_names() const {
   static const std::vector<std::string> kNone;

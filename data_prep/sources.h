@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "image.h"
@@ -46,6 +47,32 @@ std::unique_ptr<Source> make_celeba_source(const SourceOptions& options);
 std::unique_ptr<Source> make_folder_source(const SourceOptions& options);
 std::unique_ptr<Source> make_idx_source(const SourceOptions& options);
 std::unique_ptr<Source> make_synthetic_source(const SourceOptions& options);
+
+// The parsers of outside bytes behind the sources, exposed for tests and fuzzers. Each throws
+// DataError naming `name` (and the line) on malformed input.
+//
+// CelebA's list_eval_partition (txt or Kaggle csv): image name -> 0 train, 1 valid, 2 test.
+std::unordered_map<std::string, int> parse_partition(const std::string& text, bool csv,
+                                                     const std::string& name);
+struct AttrTable {
+  std::vector<std::string> names;                             // the 40 attribute names
+  std::unordered_map<std::string, std::vector<int8_t>> rows;  // image name -> -1/1 per name
+};
+// CelebA's list_attr_celeba (txt: count line, names line, rows; csv: header row, rows).
+AttrTable parse_attrs(const std::string& text, bool csv, const std::string& name);
+
+// A gzip stream (every member) inflated, or the bytes as they are when they are not gzip.
+std::vector<uint8_t> inflate_if_gzip(std::vector<uint8_t> bytes, const std::string& name);
+struct IdxImages {
+  int64_t count = 0;
+  int height = 0, width = 0;
+  size_t pixel_offset = 16;  // uint8 count x height x width from here
+};
+// An IDX image file (magic 0x00000803) whose size matches its header.
+IdxImages parse_idx_images(const std::vector<uint8_t>& bytes, const std::string& name);
+// An IDX label file (magic 0x00000801) with exactly `count` labels.
+std::vector<int64_t> parse_idx_labels(const std::vector<uint8_t>& bytes, int64_t count,
+                                      const std::string& name);
 
 // A synthetic image: deterministic in (seed, index), smooth gradients plus noise.
 void synthetic_image(uint64_t seed, int64_t index, int size, int channels, Image& out);

@@ -11,10 +11,10 @@
 #include <memory>
 
 #include "dcgan/common/errors.h"
+#include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/dataset.h"
 #include "dcgan/data/shard_file.h"
-#include "sha256.h"
 
 namespace dcgan::prep {
 namespace {

@@ -122,6 +122,25 @@ TEST(PackIdx, GzImagesAndLabelsRoundTrip) {
   EXPECT_NE(expect_data_error([&] { run_pack(o); }).find("lab.gz"), std::string::npos);
 }
 
+// Without --labels (the first command many people type) the shards store no labels.
+TEST(PackIdx, ImagesWithoutLabelsPackWithNoLabelsStored) {
+  test::ScratchDir dir("prep");
+  const int n = 5, h = 4, w = 3;
+  std::vector<uint8_t> images = {0, 0, 8, 3, 0, 0, 0, n, 0, 0, 0, h, 0, 0, 0, w};
+  for (int i = 0; i < n * h * w; ++i) images.push_back(static_cast<uint8_t>(200 - i));
+  write_gz(dir / "img.gz", images);
+  auto o = options("idx", dir / "img.gz", dir / "out");
+  o.size = 4;
+  o.channels = 1;
+  EXPECT_EQ(run_pack(o).written, n);
+  data::ShardDataset ds(dir / "out");
+  ASSERT_EQ(ds.size(), n);
+  EXPECT_TRUE(ds.read_labels(0).empty());
+  const auto all = read_all(ds);
+  ASSERT_EQ(all.size(), static_cast<size_t>(n * 4 * 4));
+  EXPECT_TRUE(verify_dataset(dir / "out").empty());
+}
+
 TEST(PackFolder, ClassesAreFirstLevelSubfolders) {
   test::ScratchDir dir("prep");
   for (const char* cls : {"cat", "dog"}) fs::create_directories(dir / (std::string("in/") + cls + "/sub"));
