@@ -49,6 +49,8 @@ MpiSession::~MpiSession() noexcept {
   }
 }
 
+void MpiSession::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
 void MpiSession::abort(int exit_code) const {
   log::flush();
   MPI_Abort(MPI_COMM_WORLD, exit_code);

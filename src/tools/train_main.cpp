@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "dcgan/common/errors.h"
+#include "dcgan/common/file_lock.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
 #include "dcgan/common/str.h"
@@ -13,6 +14,7 @@
 #include "dcgan/dist/rank_guard.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/device.h"
+#include "dcgan/train/run_dir.h"
 #include "dcgan/train/trainer.h"
 
 namespace {
@@ -31,6 +33,12 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   resume = app.add_option("--resume", c.resume,
                           "continue from a checkpoint: no value = <out>/checkpoints/latest, or a "
                           "run/checkpoints/step directory")->expected(0, 1);
+  app.add_flag("--overwrite", c.overwrite,
+               "start over in an --out that holds checkpoints: its old contents move to "
+               "<out>.old-<time> (never deleted)");
+  app.add_option("--lock-wait", c.lock_wait,
+                 "seconds to wait while another dcgan-train holds the run directory's lock, then "
+                 "exit 2 naming it");
   app.add_option("--nz", c.nz, "latent size");
   app.add_option("--ngf", c.ngf, "generator feature maps");
   app.add_option("--ndf", c.ndf, "discriminator feature maps");
@@ -66,7 +74,16 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
 int train(TrainConfig config, const dcgan::dist::MpiSession& session) {
   using namespace dcgan;
   train::validate_config(config);
-  // log::init creates <out>/logs; every rank writes its own rank-N.log there.
+  // Console only until rank 0 owns the run directory: nothing, logs included, is written into
+  // it before the lock and the fresh-run check.
+  log::init({session.rank(), session.world_size(), "", config.verbose, false});
+  FileLock run_lock;  // held by rank 0 until the run ends
+  if (session.rank() == 0) {
+    run_lock = train::claim_run_dir(
+        {config.out, !config.resume.empty(), config.overwrite, config.lock_wait});
+  }
+  session.barrier();  // a refusal on rank 0 aborts the job while the others wait here
+  // Every rank writes its own rank-N.log into <out>/logs.
   log::init({session.rank(), session.world_size(), config.out + "/logs", config.verbose, false});
   train::apply_debug_modes(config.deterministic, config.detect_anomaly);
   train::install_stop_handlers();
@@ -92,8 +109,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(dcgan::ExitCode::kUsage);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A bad flag or --config value: one error line naming the option, exit 2.
+    dcgan::log::init({});
+    return dcgan::run_guarded("dcgan-train", [&]() -> int {
+      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-train --help)"));
+    });
   }
   if (resume->count() > 0 && config.resume.empty()) config.resume = "latest";
   return dcgan::run_guarded("dcgan-train", [&] {

@@ -169,6 +169,9 @@ void validate_config(const TrainConfig& c) {
   require(c.on_nan == "fail" || c.on_nan == "skip", "on-nan",
           str("must be fail or skip, got '", c.on_nan, "'"));
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");
+  require(c.lock_wait >= 0, "lock-wait", str("must not be negative, got ", c.lock_wait));
+  require(!(c.overwrite && !c.resume.empty()), "overwrite",
+          "and --resume exclude each other: --resume continues the run, --overwrite starts over");
 }
 
 std::string config_to_toml(const TrainConfig& config, const RunShape& shape) {
@@ -223,6 +226,8 @@ std::string config_table(const TrainConfig& config, const RunShape& shape) {
   TrainConfig copy = config;
   for_each_field(copy, [&](const char* key, auto& value) { row(key, value); });
   row("resume", copy.resume);
+  row("overwrite", copy.overwrite);
+  row("lock-wait", copy.lock_wait);
   RunShape shape_copy = shape;
   for_each_shape_field(shape_copy, [&](const char* key, auto& value) { row(key, value); });
   row("global-batch", config.batch_size * shape.world_size);

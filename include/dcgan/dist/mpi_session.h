@@ -21,6 +21,9 @@ class MpiSession {
   int local_rank() const { return local_rank_; }
   int local_size() const { return local_size_; }
 
+  // MPI_Barrier on the world (start-up ordering only; no deadline).
+  void barrier() const;
+
   // Ends every rank of the job now (MPI_Abort); used on a fatal error on one rank so peers never
   // hang in a collective.
   [[noreturn]] void abort(int exit_code) const;

@@ -12,6 +12,9 @@ struct TrainConfig {
   std::string data;   // packed data set directory (manifest.json + shards)
   std::string out;    // run directory
   std::string resume; // "" = fresh run; "latest" = <out>/checkpoints/latest; else a path
+  // Per invocation, like `resume` (never written to config.toml).
+  bool overwrite = false;  // a fresh run over old checkpoints moves them to <out>.old-<time>
+  double lock_wait = 0;    // seconds to wait for another trainer's lock on <out>
   // Model (image size and channels come from the data set's manifest).
   int64_t nz = 100;
   int64_t ngf = 64;
@@ -60,7 +63,8 @@ struct RunShape {
 void validate_config(const TrainConfig& config);
 
 // config.toml text: one `key = value` line per option (keys are the long flag names), then a
-// [run] table with the derived shape. `resume` is left out: it describes one invocation.
+// [run] table with the derived shape. `resume`, `overwrite` and `lock_wait` are left out: they
+// describe one invocation.
 std::string config_to_toml(const TrainConfig& config, const RunShape& shape);
 
 // Parses what config_to_toml wrote (unknown keys are refused, naming them and the line).

@@ -1,11 +1,17 @@
-// Tests of the common room: atomic writes, errors and exit codes, the main guard.
+// Tests of the common room: atomic writes, file locks, SHA-256, errors and exit codes, the main
+// guard.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/file_lock.h"
 #include "dcgan/common/main_guard.h"
+#include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "support/test_support.h"
 
@@ -44,6 +50,45 @@ TEST(ReadFile, MissingFileIsADataError) {
     EXPECT_EQ(e.code(), ExitCode::kData);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/dcgan/file"), std::string::npos);
   }
+}
+
+// flock locks belong to open file descriptions, so two FileLocks in one process exclude each other.
+TEST(FileLock, SecondHolderIsBusyAndNamesTheFirst) {
+  test::ScratchDir dir;
+  const std::string path = dir / "run.lock";
+  FileLock first;
+  ASSERT_EQ(first.acquire(path, 0), FileLock::Result::kAcquired);
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  EXPECT_EQ(read_file(path), str("host ", host, " pid ", ::getpid(), "\n"));
+  FileLock second;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(second.acquire(path, 0.3), FileLock::Result::kBusy);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  EXPECT_EQ(second.holder(), str("host ", host, " pid ", ::getpid()));
+  EXPECT_FALSE(second.held());
+  first = FileLock();  // released with its descriptor
+  EXPECT_EQ(second.acquire(path, 0), FileLock::Result::kAcquired);
+  EXPECT_TRUE(second.held());
+}
+
+TEST(FileLock, UnopenablePathIsAnErrorNamingIt) {
+  FileLock lock;
+  try {
+    lock.acquire("/nonexistent/dcgan/run.lock", 0);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot open lock file /nonexistent/dcgan/run.lock"),
+              std::string::npos);
+  }
+}
+
+TEST(Sha256, KnownDigests) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  test::ScratchDir dir;
+  write_file_atomic(dir / "abc", "abc");
+  EXPECT_EQ(sha256_file(dir / "abc"), sha256_hex("abc"));
 }
 
 TEST(MainGuard, MapsExceptionsToDocumentedCodes) {

@@ -1,0 +1,90 @@
+// claim_run_dir: the lock, then the fresh-run refusal or --overwrite's move aside.
+#include "dcgan/train/run_dir.h"
+
+#include <ctime>
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+#include "posix_fs.h"
+
+namespace dcgan::train {
+namespace {
+
+// <dir>.old-YYYYmmdd-HHMMSS, with -2, -3, ... when that exists already.
+std::string aside_name(const std::string& dir) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &local);
+  std::string trimmed = dir;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  const std::string base = str(trimmed, ".old-", stamp);
+  std::string name = base;
+  for (int n = 2; posix::exists(name); ++n) name = str(base, "-", n);
+  return name;
+}
+
+// Moves every entry of `dir` except the lock file into a new <dir>.old-<time>/.
+std::string move_run_aside(const std::string& dir) {
+  const std::string aside = aside_name(dir);
+  posix::make_dirs(aside);
+  for (const std::string& name : posix::list_dir(dir)) {
+    if (name != kRunLockFile) posix::rename_path(dir + "/" + name, aside + "/" + name);
+  }
+  return aside;
+}
+
+}  // namespace
+
+bool has_checkpoints(const std::string& dir) {
+  const std::string root = dir + "/checkpoints";
+  if (!posix::is_directory(root)) return false;
+  for (const std::string& name : posix::list_dir(root)) {
+    if (name == "latest" || name.rfind("step-", 0) == 0) return true;
+  }
+  return false;
+}
+
+FileLock claim_run_dir(const RunDirRequest& request) {
+  const std::string& dir = request.dir;
+  if (posix::exists(dir) && !posix::is_directory(dir)) {
+    throw UsageError(str("--out ", dir, " exists and is not a directory"));
+  }
+  posix::make_dirs(dir);
+  FileLock lock;
+  const std::string lock_path = dir + "/" + kRunLockFile;
+  switch (lock.acquire(lock_path, request.lock_wait_s)) {
+    case FileLock::Result::kAcquired:
+      break;
+    case FileLock::Result::kBusy:
+      throw UsageError(str("run directory ", dir, " is in use by another dcgan-train (",
+                           lock.holder(), ", lock ", lock_path,
+                           ") HINT: wait for it to end, pass --lock-wait "
+                           "SECONDS, or choose another --out"));
+    case FileLock::Result::kUnsupported:
+      log::warn(str("the file system of ", dir, " refuses flock (", lock.reason(),
+                    "): running without the run-directory lock, so nothing stops a second trainer"
+                    " from writing into it"));
+      break;
+  }
+  if (request.resume) return lock;
+  if (request.overwrite) {
+    if (!posix::list_dir(dir).empty() &&
+        posix::list_dir(dir) != std::vector<std::string>{kRunLockFile}) {
+      const std::string aside = move_run_aside(dir);
+      log::warn(str("--overwrite: moved the previous contents of ", dir, " to ", aside));
+    }
+  } else if (has_checkpoints(dir)) {
+    throw UsageError(
+        str("run directory ", dir,
+            " already holds checkpoints of an earlier run "
+            "HINT: pass --resume to continue it, or --overwrite to start over (the old "
+            "run is moved to ",
+            dir, ".old-<time>)"));
+  }
+  return lock;
+}
+
+}  // namespace dcgan::train
