@@ -29,8 +29,9 @@ struct SampleOptions {
 std::pair<dcgan::models::Generator, int64_t> load(const std::string& path) {
   try {
     const std::string dir = dcgan::train::resolve_checkpoint_dir(path);
-    const int64_t nz = dcgan::train::read_checkpoint_info(dir).model_options().nz;
-    return {dcgan::train::load_generator(dir, torch::kCPU), nz};
+    dcgan::models::Generator generator =
+        dcgan::train::load_generator(dir, torch::kCPU);  // verifies first
+    return {generator, dcgan::train::read_checkpoint_info(dir).model_options().nz};
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
@@ -81,8 +82,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : static_cast<int>(dcgan::ExitCode::kUsage);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // A bad flag or --config value: one error line naming the option, exit 2.
+    dcgan::log::init({});
+    return dcgan::run_guarded("dcgan-sample", [&]() -> int {
+      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-sample --help)"));
+    });
   }
   dcgan::log::init({});
   return dcgan::run_guarded("dcgan-sample", [&] { return sample(o); });

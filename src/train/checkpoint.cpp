@@ -4,6 +4,7 @@
 #include "dcgan/train/checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
+#include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/train/fingerprint.h"
 #include "posix_fs.h"
@@ -134,7 +136,20 @@ int64_t int_value(const std::map<std::string, std::string>& values, const std::s
   }
 }
 
-std::string info_toml(const TrainingState& state, const RunShape& shape) {
+// The files of a checkpoint besides checkpoint.toml, by the stem of their size/sha256 keys.
+constexpr std::pair<const char*, const char*> kCheckedFiles[] = {
+    {"generator", "generator.pt"}, {"discriminator", "discriminator.pt"},
+    {"optim_g", "optim_g.pt"},     {"optim_d", "optim_d.pt"},
+    {"state", "state.pt"},         {"config", "config.toml"}};
+constexpr const char* kSelfChecksumKey = "info_sha256";
+
+struct WrittenFile {
+  std::string sha256;
+  size_t size = 0;
+};
+
+std::string info_toml(const TrainingState& state, const RunShape& shape,
+                      const std::map<std::string, WrittenFile>& files) {
   const TrainCursor& c = *state.cursor;
   std::ostringstream out;
   out << "# dcgan-train checkpoint\n"
@@ -146,16 +161,29 @@ std::string info_toml(const TrainingState& state, const RunShape& shape) {
       << "fingerprint_generator = \"" << module_fingerprint(**state.generator) << "\"\n"
       << "fingerprint_discriminator = \"" << module_fingerprint(**state.discriminator) << "\"\n"
       << "fingerprint_optim_g = \"" << optimizer_fingerprint(*state.opt_g) << "\"\n"
-      << "fingerprint_optim_d = \"" << optimizer_fingerprint(*state.opt_d) << "\"\n";
-  return out.str();
+      << "fingerprint_optim_d = \"" << optimizer_fingerprint(*state.opt_d) << "\"\n"
+      << "# size in bytes and sha256 of every file, checked before a resume or a sample\n";
+  for (const auto& [stem, file] : kCheckedFiles) {
+    const WrittenFile& written = files.at(file);
+    out << "bytes_" << stem << " = " << written.size << "\n"
+        << "sha256_" << stem << " = \"" << written.sha256 << "\"\n";
+  }
+  std::string text = out.str();
+  // Last line: the checksum of every line above it, so a damaged checkpoint.toml is caught too.
+  return text + kSelfChecksumKey + " = \"" + sha256_hex(text) + "\"\n";
 }
 
 void write_checkpoint_files(const std::string& dir, const TrainingState& state,
                             const TrainConfig& config, const RunShape& shape) {
-  write_durable(dir + "/generator.pt", serialize_to_bytes(*state.generator));
-  write_durable(dir + "/discriminator.pt", serialize_to_bytes(*state.discriminator));
-  write_durable(dir + "/optim_g.pt", serialize_to_bytes(*state.opt_g));
-  write_durable(dir + "/optim_d.pt", serialize_to_bytes(*state.opt_d));
+  std::map<std::string, WrittenFile> files;
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    write_durable(dir + "/" + name, bytes);
+    files[name] = {sha256_hex(bytes), bytes.size()};
+  };
+  write("generator.pt", serialize_to_bytes(*state.generator));
+  write("discriminator.pt", serialize_to_bytes(*state.discriminator));
+  write("optim_g.pt", serialize_to_bytes(*state.opt_g));
+  write("optim_d.pt", serialize_to_bytes(*state.opt_d));
   torch::serialize::OutputArchive archive;
   archive.write("fixed_noise", state.fixed_noise->cpu());
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
@@ -163,23 +191,50 @@ void write_checkpoint_files(const std::string& dir, const TrainingState& state,
   if (state.cuda_rng) {
     archive.write("rng_cuda", at::globalContext().defaultGenerator(torch::Device(torch::kCUDA)).get_state());
   }
-  write_durable(dir + "/state.pt", archive_bytes(archive));
-  TrainConfig saved = config;
-  saved.resume.clear();
-  write_durable(dir + "/" + kConfigFile, config_to_toml(saved, shape));
-  write_durable(dir + "/" + kInfoFile, info_toml(state, shape));  // last: marks it complete
+  write("state.pt", archive_bytes(archive));
+  write(kConfigFile, config_to_toml(config, shape));
+  write_durable(dir + "/" + kInfoFile, info_toml(state, shape, files));  // last: marks it complete
   fsync_path(dir);
+}
+
+// The step of a `step-NNNNNN` name, or -1 for anything else (step-000400.damaged included).
+int64_t step_of_dir_name(const std::string& name) {
+  if (name.size() < 6 || name.rfind("step-", 0) != 0) return -1;
+  int64_t step = 0;
+  for (size_t i = 5; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    step = step * 10 + (name[i] - '0');
+  }
+  return step;
+}
+
+// The step directories under `root`, oldest first.
+std::vector<std::pair<int64_t, std::string>> step_dirs(const std::string& root) {
+  std::vector<std::pair<int64_t, std::string>> steps;
+  for (const std::string& name : posix::list_dir(root)) {
+    const int64_t step = step_of_dir_name(name);
+    if (step >= 0 && posix::is_directory(root + "/" + name)) steps.emplace_back(step, name);
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+std::string basename_of(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The checkpoints/ directory of a run directory, or `path` itself when it is one.
+std::string checkpoints_root(const std::string& path) {
+  return posix::is_directory(path + "/checkpoints") || !posix::exists(path + "/latest")
+             ? path + "/checkpoints"
+             : path;
 }
 
 // Keeps the newest `keep` step directories (never `current`).
 void prune(const std::string& root, int64_t keep, const std::string& current) {
-  std::vector<std::pair<int64_t, std::string>> steps;
-  for (const std::string& name : posix::list_dir(root)) {
-    if (name.rfind("step-", 0) == 0 && posix::is_directory(root + "/" + name)) {
-      steps.emplace_back(std::atoll(name.c_str() + 5), name);
-    }
-  }
-  std::sort(steps.begin(), steps.end());
+  const auto steps = step_dirs(root);
   for (size_t i = 0; i + static_cast<size_t>(keep) < steps.size(); ++i) {
     if (steps[i].second != current) posix::remove_tree(root + "/" + steps[i].second);
   }
@@ -239,12 +294,131 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
   return info;
 }
 
+CheckpointCheck verify_checkpoint(const std::string& ckpt_dir) {
+  const std::string info_path = ckpt_dir + "/" + kInfoFile;
+  auto damaged = [](std::string problem) {
+    return CheckpointCheck{CheckpointCheck::kDamaged, std::move(problem)};
+  };
+  if (!posix::exists(info_path)) return damaged(str(info_path, " is missing"));
+  std::string text;
+  try {
+    text = read_file(info_path);
+  } catch (const Error& e) {
+    return damaged(e.what());
+  }
+  const std::string self_key = str("\n", kSelfChecksumKey, " = \"");
+  const size_t self_at = text.rfind(self_key);
+  if (self_at == std::string::npos) {
+    // Written before checksums existed (or cut short): loadable, but nothing to check against.
+    if (text.find("\nsha256_") != std::string::npos)
+      return damaged(str(info_path, " is truncated"));
+    return {CheckpointCheck::kUnverified,
+            str(ckpt_dir, " has no checksums (written by an older dcgan-train)")};
+  }
+  const std::string recorded = text.substr(self_at + self_key.size(), 64);
+  if (sha256_hex(std::string_view(text).substr(0, self_at + 1)) != recorded) {
+    return damaged(str(info_path, " does not match its own checksum (damaged)"));
+  }
+  const auto values = read_key_values(info_path);
+  for (const auto& [stem, file] : kCheckedFiles) {
+    const std::string path = ckpt_dir + "/" + file;
+    const auto size_it = values.find(str("bytes_", stem));
+    const auto sha_it = values.find(str("sha256_", stem));
+    if (size_it == values.end() || sha_it == values.end()) {
+      return damaged(str(info_path, " records no checksum of ", file));
+    }
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return damaged(str(path, " is missing"));
+    if (std::to_string(st.st_size) != size_it->second) {
+      return damaged(str(path, " is ", st.st_size, " bytes, but ", size_it->second,
+                         " were written (truncated or overwritten)"));
+    }
+    std::string actual;
+    try {
+      actual = sha256_file(path);
+    } catch (const Error& e) {
+      return damaged(e.what());
+    }
+    if (actual != sha_it->second)
+      return damaged(str(path, " does not match its sha256 (damaged bytes)"));
+  }
+  return {CheckpointCheck::kIntact, ""};
+}
+
+void require_intact(const std::string& ckpt_dir) {
+  const CheckpointCheck check = verify_checkpoint(ckpt_dir);
+  if (check.status == CheckpointCheck::kDamaged) {
+    throw DataError(
+        str("damaged checkpoint: ", check.problem, " HINT: use another step directory of the run"));
+  }
+  if (check.status == CheckpointCheck::kUnverified)
+    log::info(str(check.problem, "; it could not be verified"));
+}
+
+std::string choose_resume_checkpoint(const std::string& path) {
+  if (posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0) {
+    require_intact(path);  // a step directory named by the user: that one or nothing
+    return path;
+  }
+  const std::string root = checkpoints_root(path);
+  std::vector<std::string> candidates;
+  std::string latest;
+  const std::string pointer = root + "/latest";
+  if (posix::exists(pointer)) {
+    latest = read_file(pointer);
+    latest.erase(latest.find_last_not_of(" \n\r\t") + 1);
+    candidates.push_back(latest);
+  }
+  const auto steps = posix::is_directory(root) ? step_dirs(root) : decltype(step_dirs(root)){};
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (it->second != latest) candidates.push_back(it->second);
+  }
+  if (candidates.empty()) {
+    throw UsageError(
+        str("no checkpoint at ", path,
+            " HINT: pass a run directory with checkpoints/latest or a step-NNNNNN directory"));
+  }
+  for (const std::string& name : candidates) {
+    const std::string dir = root + "/" + name;
+    if (!posix::exists(dir)) {
+      log::warn(str(pointer, " points at ", dir, ", which does not exist"));
+      continue;
+    }
+    const CheckpointCheck check = verify_checkpoint(dir);
+    if (check.status == CheckpointCheck::kDamaged) {
+      std::string aside = dir + ".damaged";
+      for (int n = 2; posix::exists(aside); ++n) aside = str(dir, ".damaged-", n);
+      posix::rename_path(dir, aside);
+      log::warn(str("damaged checkpoint: ", check.problem, "; moved it to ", aside));
+      continue;
+    }
+    if (check.status == CheckpointCheck::kUnverified)
+      log::info(str(check.problem, "; it could not be verified"));
+    if (name != latest) {
+      log::warn(str("falling back to ", dir, ", the newest intact checkpoint",
+                    latest.empty() ? "" : str(" (latest was ", latest, ")")));
+      write_file_atomic(pointer, name + "\n");
+    }
+    return dir;
+  }
+  throw DataError(str(
+      "no intact checkpoint under ", root,
+      " (every one is damaged; they were moved to *.damaged) HINT: start over with --overwrite"));
+}
+
+std::string checkpoint_dir_at_step(const std::string& path, int64_t step) {
+  if (posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0)
+    return path;
+  return checkpoints_root(path) + "/" + step_dir_name(step);
+}
+
 void load_module_checked(const std::string& file, torch::nn::Module& module, const std::string& what) {
   auto archive = open_archive(file);
   load_tensors(archive, module, "", what);
 }
 
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device) {
+  require_intact(ckpt_dir);
   const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
   models::Generator generator(info.model_options());
   load_module_checked(ckpt_dir + "/generator.pt", *generator, "generator");

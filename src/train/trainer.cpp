@@ -101,8 +101,7 @@ TrainingState Trainer::state_view() {
 
 void Trainer::start_state() {
   if (!config_.resume.empty()) {
-    const std::string dir =
-        resolve_checkpoint_dir(config_.resume == "latest" ? config_.out : config_.resume);
+    const std::string dir = choose_checkpoint();
     const CheckpointInfo info = restore_checkpoint(dir, state_view(), config_, shape_);
     for (auto* opt : {opt_g_.get(), opt_d_.get()}) {  // the options given now win over the saved
       auto& group = static_cast<torch::optim::AdamOptions&>(opt->param_groups()[0].options());
@@ -124,6 +123,22 @@ void Trainer::start_state() {
     dist::broadcast_module(*discriminator_, comm_, 0);
     comm_.broadcast(fixed_noise_, 0);
   }
+}
+
+std::string Trainer::choose_checkpoint() {
+  // Rank 0 verifies and chooses (falling back past damaged checkpoints); the others load the
+  // step it chose, so every rank resumes from the same checkpoint.
+  const std::string requested = config_.resume == "latest" ? config_.out : config_.resume;
+  std::string dir;
+  int64_t step = 0;
+  if (comm_.rank() == 0) {
+    dir = choose_resume_checkpoint(requested);
+    step = read_checkpoint_info(dir).cursor.step;
+  }
+  if (shape_.world_size == 1) return dir;
+  torch::Tensor chosen = torch::tensor({step}, torch::kInt64);
+  comm_.broadcast(chosen, 0);
+  return comm_.rank() == 0 ? dir : checkpoint_dir_at_step(requested, chosen.item<int64_t>());
 }
 
 void Trainer::check_same_resume_step() {

@@ -4,7 +4,9 @@
 //
 // Layout of one checkpoint directory:
 //   checkpoint.toml     format_version, step, epoch, batch (next batch in the epoch), world_size,
-//                       image_size, channels, fingerprints (hex FNV-1a of every tensor file)
+//                       image_size, channels, fingerprints (hex FNV-1a of every tensor file),
+//                       bytes_<file> and sha256_<file> of every other file, and last
+//                       info_sha256, the checksum of the lines above it
 //   config.toml         the run's options (see config.h)
 //   generator.pt        G parameters and buffers (torch::save of the module)
 //   discriminator.pt    D parameters and buffers
@@ -63,12 +65,34 @@ struct TrainingState {
 // step-NNNNNN directory; returns the step directory. Throws UsageError naming the path if none.
 std::string resolve_checkpoint_dir(const std::string& path);
 
+// Whether a checkpoint's files are what was written: every file's size and sha256 against
+// checkpoint.toml, and checkpoint.toml against its own last line.
+struct CheckpointCheck {
+  enum Status { kIntact, kUnverified, kDamaged } status = kIntact;
+  std::string problem;  // kDamaged: the file and what is wrong; kUnverified: why not checked
+};
+CheckpointCheck verify_checkpoint(const std::string& ckpt_dir);
+
+// Throws DataError (exit 3) naming the file when `ckpt_dir` is damaged; logs that a checkpoint
+// without checksums could not be verified.
+void require_intact(const std::string& ckpt_dir);
+
+// Rank 0 at --resume: for a run (or checkpoints/) directory, `latest` if it is intact, else the
+// newest intact step directory, with a warning naming it; every damaged one on the way is
+// renamed to step-NNNNNN.damaged (so neither `latest` nor pruning sees it again) and `latest` is
+// pointed at the choice. A step directory named directly must itself be intact. Throws UsageError
+// when there is no checkpoint at all, DataError when none is intact.
+std::string choose_resume_checkpoint(const std::string& path);
+
+// The other ranks: the directory rank 0 chose, from the same --resume path and its step.
+std::string checkpoint_dir_at_step(const std::string& path, int64_t step);
+
 // Reads checkpoint.toml + config.toml. Throws DataError naming the file on a bad/missing file and
 // UsageError on an unsupported format version.
 CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir);
 
-// For dcgan-sample: the generator built from the checkpoint's own options with its weights, in
-// eval mode (BN running statistics), on `device`.
+// For dcgan-sample: refuses a damaged checkpoint (DataError), then the generator built from the
+// checkpoint's own options with its weights, in eval mode (BN running statistics), on `device`.
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device);
 // The run's 64 fixed noise vectors [64, nz, 1, 1] (CPU).
 torch::Tensor load_fixed_noise(const std::string& ckpt_dir);

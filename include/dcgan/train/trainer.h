@@ -54,6 +54,7 @@ class Trainer {
   void build_models();
   void start_state();           // fresh init or resume, then rank 0's state to every rank
   TrainingState state_view();
+  std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void check_same_resume_step();
   torch::Tensor draw_latent();  // this rank's rows of one global draw
   void after_each_step(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
@@ -157,6 +158,60 @@ TEST(Checkpoint, KeepsTheNewestAndResolvesPaths) {
   EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints"), run / "checkpoints/step-000040");
   EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints/step-000030"), run / "checkpoints/step-000030");
   EXPECT_THROW(train::resolve_checkpoint_dir(run / "samples"), UsageError);
+}
+
+void flip_byte(const std::string& path, long offset) {
+  std::FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr) << path;
+  std::fseek(f, offset, SEEK_SET);
+  const int c = std::fgetc(f);
+  std::fseek(f, offset, SEEK_SET);
+  std::fputc(c ^ 0x01, f);
+  std::fclose(f);
+}
+
+TEST(CheckpointIntegrity, EveryFileIsCheckedAndAFlippedBitIsNamed) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(3);
+  const std::string dir = train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  EXPECT_EQ(train::verify_checkpoint(dir).status, train::CheckpointCheck::kIntact);
+  for (const char* file : {"generator.pt", "discriminator.pt", "optim_g.pt", "optim_d.pt",
+                           "state.pt", "config.toml", "checkpoint.toml"}) {
+    ScratchDir copy("dcgan-ckpt-copy");
+    ASSERT_EQ(run_command("cp -r " + dir + "/. " + copy.path()), 0);
+    flip_byte(copy / file, 40);
+    const train::CheckpointCheck check = train::verify_checkpoint(copy.path());
+    EXPECT_EQ(check.status, train::CheckpointCheck::kDamaged) << file;
+    EXPECT_NE(check.problem.find(copy / file), std::string::npos) << check.problem;
+  }
+}
+
+TEST(CheckpointIntegrity, FallbackRenamesDamagedOnesAndPruningIgnoresThem) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(4);
+  a.config.keep = 10;
+  for (int64_t step : {10, 20, 30}) {
+    a.cursor.step = step;
+    train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  }
+  ASSERT_EQ(run_command("truncate -s 10 " + run / "checkpoints/step-000030/state.pt"), 0);
+  ASSERT_EQ(run_command("rm " + run / "checkpoints/step-000020/optim_d.pt"), 0);
+  EXPECT_EQ(train::choose_resume_checkpoint(run.path()), run / "checkpoints/step-000010");
+  EXPECT_EQ(latest(run), "step-000010\n");
+  std::string listing;
+  run_command("ls -A " + run / "checkpoints", &listing);
+  EXPECT_EQ(listing, "latest\nstep-000010\nstep-000020.damaged\nstep-000030.damaged\n");
+  EXPECT_EQ(train::checkpoint_dir_at_step(run.path(), 10), run / "checkpoints/step-000010");
+  // Pruning to keep 1 leaves the .damaged directories for a person to look at.
+  a.config.keep = 1;
+  a.cursor.step = 40;
+  train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  run_command("ls -A " + run / "checkpoints", &listing);
+  EXPECT_EQ(listing, "latest\nstep-000020.damaged\nstep-000030.damaged\nstep-000040\n");
+  // No intact one left: a data error.
+  flip_byte(run / "checkpoints/step-000040/generator.pt", 100);
+  EXPECT_THROW(train::choose_resume_checkpoint(run.path()), DataError);
+  EXPECT_THROW(train::choose_resume_checkpoint(run / "samples"), UsageError);
 }
 
 }  // namespace
