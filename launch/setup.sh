@@ -8,6 +8,7 @@
 #   DCGAN_VENV                     venv location (default: $XDG_CACHE_HOME/dcgan-dist/torch-2.11.0)
 #   DCGAN_BUILD_DIR                build directory (default: build/)
 #   DCGAN_SKIP_APT=1               do not check Debian packages (e.g. on the GPU check machine)
+#   DCGAN_SKIP_BUILD=1             packages and venv only (tests/run_sanitizers.sh builds its own)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -16,6 +17,7 @@ DEBIAN_PACKAGES=(
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev dataset-fashion-mnist
   slurm-wlm munge
+  clang libclang-rt-14-dev
 )
 
 install_packages() {
@@ -73,5 +75,6 @@ configure_and_build() {
 
 install_packages
 ensure_venv
+[ "${DCGAN_SKIP_BUILD:-0}" = 1 ] && exit 0
 configure_and_build
 echo "setup: binaries in $DCGAN_BIN"
