@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using namespace dcgan;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // CPU seconds of the whole process (all threads): per-core rates stay meaningful on a busy host.
 double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
@@ -30,9 +32,7 @@ struct Rate {
   double cpu = 0;   // images per CPU-second (per core)
 };
 
-void row(const char* name, Rate r) {
-  std::printf("%-46s %10.0f %10.0f\n", name, r.wall, r.cpu);
-}
+void row(const char* name, Rate r) { std::printf("%-46s %10.0f %10.0f\n", name, r.wall, r.cpu); }
 
 Rate pack_rate(const std::string& root, const std::string& out, int workers, bool dct, int chunk) {
   prep::PackOptions o;
@@ -93,11 +93,16 @@ int main(int argc, char** argv) {
   int64_t reads = 200000;
   bool make_only = false;
   bool bad_files = false;
-  app.add_option("--work", work, "scratch directory (CelebA-shaped folder + shards)")->capture_default_str();
+  app.add_option("--work", work, "scratch directory (CelebA-shaped folder + shards)")
+      ->capture_default_str();
   app.add_option("--count", count, "JPEGs in the generated folder")->capture_default_str();
-  app.add_option("--noise", noise, "pixel noise of the generated JPEGs (4: ~7.7 KB files; CelebA averages ~7 KB)")->capture_default_str();
-  app.add_option("--reads", reads, "random image reads per reader measurement")->capture_default_str();
-  app.add_flag("--make-celeba-only", make_only, "only write <work>/celeba (official layout) and exit");
+  app.add_option("--noise", noise,
+                 "pixel noise of the generated JPEGs (4: ~7.7 KB files; CelebA averages ~7 KB)")
+      ->capture_default_str();
+  app.add_option("--reads", reads, "random image reads per reader measurement")
+      ->capture_default_str();
+  app.add_flag("--make-celeba-only", make_only,
+               "only write <work>/celeba (official layout) and exit");
   app.add_flag("--bad-files", bad_files, "make 000004.jpg truncated and 000007.jpg empty (tests)");
   CLI11_PARSE(app, argc, argv);
   log::LogConfig quiet;

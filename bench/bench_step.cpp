@@ -57,7 +57,8 @@ int main(int argc, char** argv) {
   torch::set_num_threads(o.threads);
   torch::manual_seed(999);
   dcgan::models::DcganOptions mo;
-  mo.nz = o.nz, mo.ngf = o.ngf, mo.ndf = o.ndf, mo.channels = o.channels, mo.image_size = o.image_size;
+  mo.nz = o.nz, mo.ngf = o.ngf, mo.ndf = o.ndf, mo.channels = o.channels,
+  mo.image_size = o.image_size;
   dcgan::models::Generator g(mo);
   dcgan::models::Discriminator d(mo);
   dcgan::models::init_weights(*g);
@@ -99,7 +100,8 @@ int main(int argc, char** argv) {
     const double c0 = process_cpu_ms();
     step();
     cpu_ms.push_back(process_cpu_ms() - c0);
-    wall_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    wall_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   // One machine-readable line: median and min wall ms/step, median CPU ms/step (all threads).
   std::printf("cpp median_ms=%.2f min_ms=%.2f cpu_ms=%.2f threads=%d batch=%lld size=%lld%s\n",

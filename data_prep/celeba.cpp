@@ -144,8 +144,8 @@ class CelebaSource : public Source {
   int64_t source_index(int64_t i) const override { return positions_[static_cast<size_t>(i)]; }
   const std::vector<std::string>& attr_names() const override { return attr_names_; }
   void attrs(int64_t i, int8_t* out) const override {
-    std::copy(attrs_.begin() + i * attr_names_.size(), attrs_.begin() + (i + 1) * attr_names_.size(),
-              out);
+    std::copy(attrs_.begin() + i * attr_names_.size(),
+              attrs_.begin() + (i + 1) * attr_names_.size(), out);
   }
   void load(int64_t i, int channels, ImageDecoder& d, Image& out) const override {
     d.decode_file(dir_ + "/" + names_[static_cast<size_t>(i)], channels, out);
@@ -156,10 +156,14 @@ class CelebaSource : public Source {
   void select_split(const std::string& split, const Layout& layout,
                     const std::vector<std::string>& all) {
     int want = -1;
-    if (split == "train") want = 0;
-    else if (split == "valid") want = 1;
-    else if (split == "test") want = 2;
-    else if (split != "all") throw UsageError(str("--split '", split, "': expected all, train, valid or test"));
+    if (split == "train")
+      want = 0;
+    else if (split == "valid")
+      want = 1;
+    else if (split == "test")
+      want = 2;
+    else if (split != "all")
+      throw UsageError(str("--split '", split, "': expected all, train, valid or test"));
     std::unordered_map<std::string, int> parts;
     if (want >= 0) {
       if (!fs::exists(layout.partition))
@@ -175,7 +179,8 @@ class CelebaSource : public Source {
       names_.push_back(all[p]);
       positions_.push_back(static_cast<int64_t>(p));
     }
-    if (names_.empty()) throw DataError(str("split '", split, "' of ", layout.images.string(), " is empty"));
+    if (names_.empty())
+      throw DataError(str("split '", split, "' of ", layout.images.string(), " is empty"));
   }
 
   void attach_attrs(const Layout& layout) {
@@ -184,8 +189,7 @@ class CelebaSource : public Source {
     attrs_.reserve(names_.size() * attr_names_.size());
     for (const auto& n : names_) {
       const auto it = t.rows.find(n);
-      if (it == t.rows.end())
-        throw DataError(str(layout.attrs.string(), " has no row for ", n));
+      if (it == t.rows.end()) throw DataError(str(layout.attrs.string(), " has no row for ", n));
       attrs_.insert(attrs_.end(), it->second.begin(), it->second.end());
     }
   }

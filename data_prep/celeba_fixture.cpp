@@ -35,10 +35,13 @@ std::vector<uint8_t> face_like(int i, int w, int h, int noise_amp) {
       const double dx = (x - w / 2.0) / (w / 2.5), dy = (y - h / 2.2) / (h / 2.6);
       const bool face = dx * dx + dy * dy < 1.0;
       const double shade = 40 * std::sin((x + 3 * i) / 7.0) * std::cos(y / 11.0);
-      const int base[3] = {face ? 200 : 40 + 10 * (i % 7), face ? 150 : 90, face ? 120 : 160 - 9 * (i % 5)};
+      const int base[3] = {face ? 200 : 40 + 10 * (i % 7), face ? 150 : 90,
+                           face ? 120 : 160 - 9 * (i % 5)};
       for (int c = 0; c < 3; ++c) {
-        const double v = base[c] + shade + static_cast<int>((noise >> (8 * c) & 255) % noise_amp) - noise_amp / 2;
-        px[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+        const double v = base[c] + shade + static_cast<int>((noise >> (8 * c) & 255) % noise_amp) -
+                         noise_amp / 2;
+        px[(static_cast<size_t>(y) * w + x) * 3 + c] =
+            static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
       }
     }
   return px;
@@ -80,8 +83,10 @@ void write_lists(const CelebaFixtureOptions& o, const fs::path& root) {
     attr << name;
     for (int a = 0; a < static_cast<int>(names.size()); ++a) {
       const int v = fixture_attr(i, a);
-      if (o.kaggle) attr << "," << v;
-      else attr << (a == 0 ? " " : "") << (v > 0 ? " 1" : "-1") << (a + 1 < 40 ? " " : "");
+      if (o.kaggle)
+        attr << "," << v;
+      else
+        attr << (a == 0 ? " " : "") << (v > 0 ? " 1" : "-1") << (a + 1 < 40 ? " " : "");
     }
     attr << "\n";
   }
@@ -91,14 +96,46 @@ void write_lists(const CelebaFixtureOptions& o, const fs::path& root) {
 }  // namespace
 
 const std::vector<std::string>& celeba_attr_names() {
-  static const std::vector<std::string> kNames = {
-      "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
-      "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair",
-      "Bushy_Eyebrows", "Chubby", "Double_Chin", "Eyeglasses", "Goatee", "Gray_Hair",
-      "Heavy_Makeup", "High_Cheekbones", "Male", "Mouth_Slightly_Open", "Mustache",
-      "Narrow_Eyes", "No_Beard", "Oval_Face", "Pale_Skin", "Pointy_Nose", "Receding_Hairline",
-      "Rosy_Cheeks", "Sideburns", "Smiling", "Straight_Hair", "Wavy_Hair", "Wearing_Earrings",
-      "Wearing_Hat", "Wearing_Lipstick", "Wearing_Necklace", "Wearing_Necktie", "Young"};
+  static const std::vector<std::string> kNames = {"5_o_Clock_Shadow",
+                                                  "Arched_Eyebrows",
+                                                  "Attractive",
+                                                  "Bags_Under_Eyes",
+                                                  "Bald",
+                                                  "Bangs",
+                                                  "Big_Lips",
+                                                  "Big_Nose",
+                                                  "Black_Hair",
+                                                  "Blond_Hair",
+                                                  "Blurry",
+                                                  "Brown_Hair",
+                                                  "Bushy_Eyebrows",
+                                                  "Chubby",
+                                                  "Double_Chin",
+                                                  "Eyeglasses",
+                                                  "Goatee",
+                                                  "Gray_Hair",
+                                                  "Heavy_Makeup",
+                                                  "High_Cheekbones",
+                                                  "Male",
+                                                  "Mouth_Slightly_Open",
+                                                  "Mustache",
+                                                  "Narrow_Eyes",
+                                                  "No_Beard",
+                                                  "Oval_Face",
+                                                  "Pale_Skin",
+                                                  "Pointy_Nose",
+                                                  "Receding_Hairline",
+                                                  "Rosy_Cheeks",
+                                                  "Sideburns",
+                                                  "Smiling",
+                                                  "Straight_Hair",
+                                                  "Wavy_Hair",
+                                                  "Wearing_Earrings",
+                                                  "Wearing_Hat",
+                                                  "Wearing_Lipstick",
+                                                  "Wearing_Necklace",
+                                                  "Wearing_Necktie",
+                                                  "Young"};
   return kNames;
 }
 
@@ -111,15 +148,16 @@ int fixture_attr(int i, int a) { return (i * 7 + a * 3) % 5 < 2 ? 1 : -1; }
 
 void write_celeba_fixture(const CelebaFixtureOptions& o) {
   const fs::path root(o.root);
-  const fs::path images = o.kaggle ? root / "img_align_celeba" / "img_align_celeba" : root / "img_align_celeba";
+  const fs::path images =
+      o.kaggle ? root / "img_align_celeba" / "img_align_celeba" : root / "img_align_celeba";
   fs::create_directories(images);
   tjhandle tj = tjInitCompress();
   if (tj == nullptr) throw Error("TurboJPEG: cannot create a compressor");
   try {
     for (int i = 0; i < o.count; ++i) {
       const bool truncated = o.bad_files && i == 3, empty = o.bad_files && i == 6;
-      write_jpeg(tj, images / image_name(i), face_like(i, o.width, o.height, std::max(1, o.noise)), o.width, o.height,
-                 o.quality, empty ? 0 : (truncated ? 2000 : SIZE_MAX));
+      write_jpeg(tj, images / image_name(i), face_like(i, o.width, o.height, std::max(1, o.noise)),
+                 o.width, o.height, o.quality, empty ? 0 : (truncated ? 2000 : SIZE_MAX));
     }
   } catch (...) {
     tjDestroy(tj);

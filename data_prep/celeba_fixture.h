@@ -9,12 +9,12 @@ namespace dcgan::prep {
 
 struct CelebaFixtureOptions {
   std::string root;
-  bool kaggle = false;          // img_align_celeba/img_align_celeba + .csv lists, else official
-  int count = 12;               // images 000001.jpg ... (partition: 2/3 train, 1/6 valid, 1/6 test)
-  bool lists = true;            // write the partition and attribute lists
-  bool bad_files = false;       // 000004.jpg truncated, 000007.jpg zero bytes (count >= 7)
+  bool kaggle = false;     // img_align_celeba/img_align_celeba + .csv lists, else official
+  int count = 12;          // images 000001.jpg ... (partition: 2/3 train, 1/6 valid, 1/6 test)
+  bool lists = true;       // write the partition and attribute lists
+  bool bad_files = false;  // 000004.jpg truncated, 000007.jpg zero bytes (count >= 7)
   int quality = 90;
-  int noise = 32;               // peak-to-peak pixel noise; more noise = bigger, slower JPEGs
+  int noise = 32;  // peak-to-peak pixel noise; more noise = bigger, slower JPEGs
   int width = 178, height = 218;
 };
 

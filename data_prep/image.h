@@ -45,7 +45,7 @@ class ImageDecoder {
   // Forgets the last decode; then last_scaled() says whether the next one was DCT-scaled.
   void clear_last() { last_scaled_ = false; }
   bool last_scaled() const { return last_scaled_; }
-  int last_full_width() const { return last_full_width_; }    // before DCT scaling
+  int last_full_width() const { return last_full_width_; }  // before DCT scaling
   int last_full_height() const { return last_full_height_; }
 
  private:

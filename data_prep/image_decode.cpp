@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <png.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -49,7 +49,8 @@ void ImageDecoder::cmyk_to_output(const uint8_t* cmyk, Image& out) {
 }
 
 ImageDecoder::ImageDecoder() : tj_(tjInitDecompress()) {
-  if (tj_ == nullptr) throw Error(str("TurboJPEG: cannot create a decompressor: ", tjGetErrorStr()));
+  if (tj_ == nullptr)
+    throw Error(str("TurboJPEG: cannot create a decompressor: ", tjGetErrorStr()));
 }
 
 ImageDecoder::~ImageDecoder() {
@@ -92,7 +93,8 @@ void ImageDecoder::read_bytes(const std::string& path) {
     if (n <= 0) {
       const int err = errno;
       ::close(fd);
-      throw DataError(str("cannot read image ", path, ": ", n == 0 ? "file shrank" : std::strerror(err)));
+      throw DataError(
+          str("cannot read image ", path, ": ", n == 0 ? "file shrank" : std::strerror(err)));
     }
     done += static_cast<size_t>(n);
   }

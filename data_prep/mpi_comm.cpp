@@ -11,7 +11,8 @@ std::string MpiPackComm::broadcast(const std::string& value) {
   long long length = static_cast<long long>(value.size());
   MPI_CHECK(MPI_Bcast(&length, 1, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
   std::string out = rank_ == 0 ? value : std::string(static_cast<size_t>(length), '\0');
-  if (length > 0) MPI_CHECK(MPI_Bcast(out.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD));
+  if (length > 0)
+    MPI_CHECK(MPI_Bcast(out.data(), static_cast<int>(length), MPI_CHAR, 0, MPI_COMM_WORLD));
   return out;
 }
 

@@ -30,7 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kBlockItems = 512;  // items decoded per parallel step; fixed for determinism
 
-json error_status(int code, const std::string& message) { return {{"code", code}, {"error", message}}; }
+json error_status(int code, const std::string& message) {
+  return {{"code", code}, {"error", message}};
+}
 
 json run_guarded_json(const std::function<json()>& body) {
   try {
@@ -58,7 +60,8 @@ void prepare_out_dir(const std::string& out, bool overwrite) {
     throw UsageError(str("--out '", out, "' exists and is not a directory"));
   if (fs::exists(out) && !fs::is_empty(out)) {
     if (!overwrite)
-      throw UsageError(str("--out '", out, "' is not empty (HINT: pass --overwrite to replace it)"));
+      throw UsageError(
+          str("--out '", out, "' is not empty (HINT: pass --overwrite to replace it)"));
     fs::remove(fs::path(out) / "manifest.json");
     fsync_path(out);
     for (const auto& e : fs::directory_iterator(out)) {
@@ -70,7 +73,7 @@ void prepare_out_dir(const std::string& out, bool overwrite) {
 }
 
 struct Block {
-  std::vector<uint8_t> pixels;     // kBlockItems slots of image_bytes
+  std::vector<uint8_t> pixels;  // kBlockItems slots of image_bytes
   std::vector<char> ok;
   std::vector<std::string> errors;
 };
@@ -89,8 +92,10 @@ class ShardPacker {
   // Packs items [first, last) into `path`; returns the entry and the number skipped.
   std::pair<data::ShardEntry, int64_t> pack_shard(const std::string& path, int64_t first,
                                                   int64_t last, std::atomic<int64_t>& done) {
-    ShardLayout layout{o_.size, o_.channels, static_cast<int>(src_.attr_names().size()),
-                       src_.has_labels(), o_.chunk_images, o_.source.kind, o_.crop.text()};
+    ShardLayout layout{
+        o_.size,           o_.channels,     static_cast<int>(src_.attr_names().size()),
+        src_.has_labels(), o_.chunk_images, o_.source.kind,
+        o_.crop.text()};
     ShardWriter writer(path, layout);
     int64_t skipped = 0;
     for (int64_t b = first; b < last; b += kBlockItems) {
@@ -187,7 +192,8 @@ class Progress {
   std::thread thread_;
 };
 
-json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int world, int64_t per_shard) {
+json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int world,
+                      int64_t per_shard) {
   const int64_t n = src.size();
   const int64_t shards = (n + per_shard - 1) / per_shard;
   int64_t mine = 0;
@@ -210,8 +216,12 @@ json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int wor
       return failed;
     }
     const auto& [entry, skipped] = packed;
-    results.push_back({{"shard", s}, {"file", entry.file}, {"count", entry.count},
-                       {"bytes", entry.bytes}, {"sha256", entry.sha256}, {"skipped", skipped}});
+    results.push_back({{"shard", s},
+                       {"file", entry.file},
+                       {"count", entry.count},
+                       {"bytes", entry.bytes},
+                       {"sha256", entry.sha256},
+                       {"skipped", skipped}});
   }
   return {{"code", 0}, {"shards", results}};
 }
@@ -225,7 +235,8 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
   for (const auto& p : parts) {
     const json r = json::parse(p);
     if (r.value("code", 0) != 0) {
-      if (first_error.is_null() || r.value("shard", int64_t{-1}) < first_error.value("shard", int64_t{-1}))
+      if (first_error.is_null() ||
+          r.value("shard", int64_t{-1}) < first_error.value("shard", int64_t{-1}))
         first_error = r;
       continue;
     }
@@ -241,7 +252,8 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
     m.skipped += s["skipped"].get<int64_t>();
     bytes += s["bytes"].get<int64_t>();
   }
-  if (m.total == 0) return error_status(3, str("every input image was unreadable (", m.skipped, " skipped)"));
+  if (m.total == 0)
+    return error_status(3, str("every input image was unreadable (", m.skipped, " skipped)"));
   m.size = o.size;
   m.channels = o.channels;
   m.attr_names = src.attr_names();
@@ -251,7 +263,11 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
   m.tool_version = DCGAN_PREP_VERSION;
   write_file_atomic(o.out + "/manifest.json", data::schema::manifest_to_json(m));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return {{"code", 0}, {"written", m.total}, {"skipped", m.skipped}, {"bytes", bytes}, {"seconds", seconds}};
+  return {{"code", 0},
+          {"written", m.total},
+          {"skipped", m.skipped},
+          {"bytes", bytes},
+          {"seconds", seconds}};
 }
 
 }  // namespace
@@ -265,7 +281,8 @@ PackSummary pack(const PackOptions& o, PackComm& comm) {
   const auto start = Clock::now();
   if (o.size < 1 || o.size > data::schema::kMaxImageSize)
     throw UsageError(str("--size ", o.size, " is outside [1, ", data::schema::kMaxImageSize, "]"));
-  if (o.channels != 1 && o.channels != 3) throw UsageError(str("--channels ", o.channels, ": expected 1 or 3"));
+  if (o.channels != 1 && o.channels != 3)
+    throw UsageError(str("--channels ", o.channels, ": expected 1 or 3"));
   if (o.out.empty()) throw UsageError("pack needs --out DIR");
   std::unique_ptr<Source> src;
   json status = run_guarded_json([&] {
@@ -274,23 +291,28 @@ PackSummary pack(const PackOptions& o, PackComm& comm) {
     return json{{"code", 0}};
   });
   throw_status(json::parse(comm.broadcast(status.dump())));
-  const int64_t per_shard = o.images_per_shard > 0 ? o.images_per_shard : default_images_per_shard(o.size, o.channels);
+  const int64_t per_shard =
+      o.images_per_shard > 0 ? o.images_per_shard : default_images_per_shard(o.size, o.channels);
   if (comm.rank() == 0 && src)
-    log::info(str("packing ", src->size(), " images from ", o.source.kind, " '", o.source.input, "' into ",
-                  (src->size() + per_shard - 1) / per_shard, " shard(s) of up to ", per_shard, " images (",
-                  o.size, "x", o.size, "x", o.channels, ", ", o.crop.text(), ") on ", comm.world_size(), " rank(s)"));
+    log::info(str("packing ", src->size(), " images from ", o.source.kind, " '", o.source.input,
+                  "' into ", (src->size() + per_shard - 1) / per_shard, " shard(s) of up to ",
+                  per_shard, " images (", o.size, "x", o.size, "x", o.channels, ", ", o.crop.text(),
+                  ") on ", comm.world_size(), " rank(s)"));
   // Every rank reaches the gather, failed or not, so no peer waits forever.
   const json mine = !src ? status : run_guarded_json([&] {
     return pack_rank_shards(o, *src, comm.rank(), comm.world_size(), per_shard);
   });
   const auto parts = comm.gather(mine.dump());
   json final_status;
-  if (comm.rank() == 0) final_status = run_guarded_json([&] { return finish_on_root(o, *src, parts, start); });
+  if (comm.rank() == 0)
+    final_status = run_guarded_json([&] { return finish_on_root(o, *src, parts, start); });
   final_status = json::parse(comm.broadcast(final_status.dump()));
   throw_status(final_status);
-  PackSummary summary{final_status["written"], final_status["skipped"], final_status["bytes"], final_status["seconds"]};
-  log::info(str("wrote ", summary.written, " images, skipped ", summary.skipped, ", ", summary.bytes / 1048576.0,
-                " MiB in ", summary.seconds, " s (", summary.written / std::max(summary.seconds, 1e-9), " img/s)"));
+  PackSummary summary{final_status["written"], final_status["skipped"], final_status["bytes"],
+                      final_status["seconds"]};
+  log::info(str("wrote ", summary.written, " images, skipped ", summary.skipped, ", ",
+                summary.bytes / 1048576.0, " MiB in ", summary.seconds, " s (",
+                summary.written / std::max(summary.seconds, 1e-9), " img/s)"));
   return summary;
 }
 

@@ -22,10 +22,10 @@ struct PackOptions {
   int workers = 0;               // 0: all cores of this rank's share of the node
   bool fail_on_bad_image = false;
   bool overwrite = false;
-  int chunk_images = 1;          // images per HDF5 chunk (and Fletcher32 checksum)
-  bool jpeg_dct_scaling = false; // decode JPEGs at 1/2 or 1/4 in the DCT domain when it fits
-  bool progress = true;          // images/s and ETA on a terminal
-  std::string command;           // recorded in the manifest
+  int chunk_images = 1;           // images per HDF5 chunk (and Fletcher32 checksum)
+  bool jpeg_dct_scaling = false;  // decode JPEGs at 1/2 or 1/4 in the DCT domain when it fits
+  bool progress = true;           // images/s and ETA on a terminal
+  std::string command;            // recorded in the manifest
 };
 
 // How ranks talk during pack; the MPI implementation lives in prep_main, tests use LocalComm.

@@ -31,7 +31,8 @@ void write_1d(hid_t file, const char* name, hid_t file_type, hid_t mem_type,
   const hsize_t dims[2] = {rows, cols};
   Id space = H5_ID(H5Screate_simple(cols == 1 ? 1 : 2, dims, nullptr));
   Id dcpl = untimed_dcpl();
-  Id dset = H5_ID(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  Id dset =
+      H5_ID(H5Dcreate2(file, name, file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
   if (!values.empty())
     H5_CHECK(H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()));
 }
@@ -42,15 +43,18 @@ void write_strings(hid_t file, const char* name, const std::vector<std::string>&
   if (len > static_cast<size_t>(data::schema::kMaxFilenameBytes))
     throw DataError(str("file name longer than ", data::schema::kMaxFilenameBytes, " bytes"));
   std::vector<char> buf(values.size() * len, '\0');
-  for (size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), &buf[i * len]);
+  for (size_t i = 0; i < values.size(); ++i)
+    std::copy(values[i].begin(), values[i].end(), &buf[i * len]);
   Id type = H5_ID(H5Tcopy(H5T_C_S1));
   H5_CHECK(H5Tset_size(type.get(), len));
   H5_CHECK(H5Tset_cset(type.get(), H5T_CSET_UTF8));
   const hsize_t dims[1] = {values.size()};
   Id space = H5_ID(H5Screate_simple(1, dims, nullptr));
   Id dcpl = untimed_dcpl();
-  Id dset = H5_ID(H5Dcreate2(file, name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
-  if (!values.empty()) H5_CHECK(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
+  Id dset =
+      H5_ID(H5Dcreate2(file, name, type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
+  if (!values.empty())
+    H5_CHECK(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()));
 }
 
 }  // namespace
@@ -90,7 +94,8 @@ void ShardWriter::append(const uint8_t* images, int64_t n, const int64_t* index,
   const hsize_t block[4] = {static_cast<hsize_t>(n), s, s, c};
   H5_CHECK(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, block, nullptr));
   Id mem_space = H5_ID(H5Screate_simple(4, block, nullptr));
-  H5_CHECK(H5Dwrite(images_.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), H5P_DEFAULT, images));
+  H5_CHECK(H5Dwrite(images_.get(), H5T_NATIVE_UINT8, mem_space.get(), file_space.get(), H5P_DEFAULT,
+                    images));
   index_.insert(index_.end(), index, index + n);
   names_.insert(names_.end(), names.begin(), names.begin() + n);
   if (layout_.has_labels) labels_.insert(labels_.end(), labels, labels + n);
@@ -102,7 +107,8 @@ void ShardWriter::write_metadata() {
   const hid_t f = file_.get();
   write_1d(f, data::schema::kIndex, H5T_STD_I64LE, H5T_NATIVE_INT64, index_);
   write_strings(f, data::schema::kFilenames, names_);
-  if (layout_.has_labels) write_1d(f, data::schema::kLabels, H5T_STD_I64LE, H5T_NATIVE_INT64, labels_);
+  if (layout_.has_labels)
+    write_1d(f, data::schema::kLabels, H5T_STD_I64LE, H5T_NATIVE_INT64, labels_);
   if (layout_.attr_count > 0)
     write_1d(f, data::schema::kAttrs, H5T_STD_I8LE, H5T_NATIVE_INT8, attrs_,
              static_cast<hsize_t>(layout_.attr_count));

@@ -14,10 +14,10 @@ namespace dcgan::prep {
 struct ShardLayout {
   int size = 64;
   int channels = 3;
-  int attr_count = 0;       // 0: no attrs dataset
+  int attr_count = 0;  // 0: no attrs dataset
   bool has_labels = false;
-  int chunk_images = 1;     // images per HDF5 chunk (each chunk carries a Fletcher32 checksum)
-  std::string source;       // shard attributes
+  int chunk_images = 1;  // images per HDF5 chunk (each chunk carries a Fletcher32 checksum)
+  std::string source;    // shard attributes
   std::string crop;
 };
 

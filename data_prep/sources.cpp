@@ -40,7 +40,8 @@ class FolderSource : public Source {
                     classes.back(), " = ", classes.size() - 1, ")"));
     } else {
       for (const auto& e : fs::directory_iterator(root_))
-        if (e.is_regular_file() && is_image_file(e.path())) names_.push_back(e.path().filename().string());
+        if (e.is_regular_file() && is_image_file(e.path()))
+          names_.push_back(e.path().filename().string());
       std::sort(names_.begin(), names_.end());
       labels_.assign(names_.size(), -1);
     }
@@ -99,7 +100,9 @@ class IdxSource : public Source {
   }
 
   int64_t size() const override { return header_.count; }
-  std::string name(int64_t i) const override { return str(fs::path(path_).filename().string(), ":", i); }
+  std::string name(int64_t i) const override {
+    return str(fs::path(path_).filename().string(), ":", i);
+  }
   int64_t source_index(int64_t i) const override { return i; }
   bool has_labels() const override { return !labels_.empty(); }
   // -1 without --labels: the shards then store no labels, as for a folder without classes.
@@ -114,7 +117,8 @@ class IdxSource : public Source {
                 bytes_.data() + header_.pixel_offset + static_cast<size_t>(i) * n, n);
     if (channels == 3) {
       out.resize(width, height, 3);
-      for (size_t p = n; p-- > 0;) out.pixels[p * 3] = out.pixels[p * 3 + 1] = out.pixels[p * 3 + 2] = out.pixels[p];
+      for (size_t p = n; p-- > 0;)
+        out.pixels[p * 3] = out.pixels[p * 3 + 1] = out.pixels[p * 3 + 2] = out.pixels[p];
     }
   }
 
@@ -229,18 +233,26 @@ void synthetic_image(uint64_t seed, int64_t index, int size, int channels, Image
     for (int x = 0; x < size; ++x)
       for (int c = 0; c < channels; ++c) {
         const int base = static_cast<int>((a >> (c * 8)) & 0xFF) + x * (c + 1) * 3 + y * 2;
-        out.pixels[p++] = static_cast<uint8_t>((base + static_cast<int>(splitmix(state) & 15)) & 0xFF);
+        out.pixels[p++] =
+            static_cast<uint8_t>((base + static_cast<int>(splitmix(state) & 15)) & 0xFF);
       }
 }
 
-std::unique_ptr<Source> make_folder_source(const SourceOptions& o) { return std::make_unique<FolderSource>(o); }
-std::unique_ptr<Source> make_idx_source(const SourceOptions& o) { return std::make_unique<IdxSource>(o); }
-std::unique_ptr<Source> make_synthetic_source(const SourceOptions& o) { return std::make_unique<SyntheticSource>(o); }
+std::unique_ptr<Source> make_folder_source(const SourceOptions& o) {
+  return std::make_unique<FolderSource>(o);
+}
+std::unique_ptr<Source> make_idx_source(const SourceOptions& o) {
+  return std::make_unique<IdxSource>(o);
+}
+std::unique_ptr<Source> make_synthetic_source(const SourceOptions& o) {
+  return std::make_unique<SyntheticSource>(o);
+}
 
 std::unique_ptr<Source> make_source(const SourceOptions& o) {
   if (o.kind != "celeba" && o.split != "all")
     throw UsageError(str("--split applies to --source celeba only"));
-  if (o.kind != "synthetic" && o.input.empty()) throw UsageError(str("--source ", o.kind, " needs --input PATH"));
+  if (o.kind != "synthetic" && o.input.empty())
+    throw UsageError(str("--source ", o.kind, " needs --input PATH"));
   if (o.kind == "celeba") return make_celeba_source(o);
   if (o.kind == "folder") return make_folder_source(o);
   if (o.kind == "idx") return make_idx_source(o);

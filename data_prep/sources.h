@@ -13,21 +13,21 @@
 namespace dcgan::prep {
 
 struct SourceOptions {
-  std::string kind;    // celeba | folder | idx | synthetic
-  std::string input;   // root folder or IDX images file
-  std::string labels;  // IDX labels file (optional)
+  std::string kind;           // celeba | folder | idx | synthetic
+  std::string input;          // root folder or IDX images file
+  std::string labels;         // IDX labels file (optional)
   std::string split = "all";  // celeba: all | train | valid | test
-  int64_t count = 0;   // synthetic: number of images
-  uint64_t seed = 0;   // synthetic: generator seed
-  int size = 64;       // synthetic images are generated at the output size
+  int64_t count = 0;          // synthetic: number of images
+  uint64_t seed = 0;          // synthetic: generator seed
+  int size = 64;              // synthetic images are generated at the output size
 };
 
 class Source {
  public:
   virtual ~Source() = default;
   virtual int64_t size() const = 0;
-  virtual std::string name(int64_t item) const = 0;    // stored in `filenames`
-  virtual int64_t source_index(int64_t item) const = 0; // stored in `index`
+  virtual std::string name(int64_t item) const = 0;      // stored in `filenames`
+  virtual int64_t source_index(int64_t item) const = 0;  // stored in `index`
   virtual bool has_labels() const { return false; }
   virtual int64_t label(int64_t item) const { return -1; }
   virtual const std::vector<std::string>& attr_names() const;

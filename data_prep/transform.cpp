@@ -43,9 +43,8 @@ void make_coeffs(int in_size, int full, int first, int count, Resampler::Coeffs&
     }
     for (int x = 0; x < hi - lo; ++x) {
       const double w = total != 0.0 ? k[x] / total : k[x];
-      c.weights[static_cast<size_t>(i) * c.ksize + x] =
-          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits)
-                                     : 0.5 + w * (1 << kPrecisionBits));
+      c.weights[static_cast<size_t>(i) * c.ksize + x] = static_cast<int32_t>(
+          w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
     c.xmin[i] = lo;
     c.xcount[i] = hi - lo;
@@ -68,9 +67,12 @@ int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
 
 std::string CropSpec::text() const {
   switch (kind) {
-    case Kind::kCenter: return str("center:", crop);
-    case Kind::kBox: return str("box:", center_x, ",", center_y, ",", crop);
-    default: return "resize-center";
+    case Kind::kCenter:
+      return str("center:", crop);
+    case Kind::kBox:
+      return str("box:", center_x, ",", center_y, ",", crop);
+    default:
+      return "resize-center";
   }
 }
 
@@ -122,8 +124,8 @@ ResamplePlan plan_transform(const CropSpec& spec, int width, int height, int siz
     p.src_y = spec.center_y - s / 2;
   }
   if (p.src_x < 0 || p.src_y < 0 || p.src_x + s > width || p.src_y + s > height)
-    throw DataError(str("image ", path, " (", width, "x", height, ") is too small for --crop ",
-                        spec.text()));
+    throw DataError(
+        str("image ", path, " (", width, "x", height, ") is too small for --crop ", spec.text()));
   p.src_w = p.src_h = s;
   p.full_w = p.full_h = size;
   return p;
@@ -150,9 +152,11 @@ void horizontal_row(const uint8_t* __restrict in, const Resampler::Coeffs& h, in
 
 // One vertical output row of n values from `taps` source rows `stride` apart. Built for AVX2 too
 // (picked at load time): 32-bit multiplies vectorise poorly on baseline x86-64.
-__attribute__((target_clones("avx2", "default")))
-void vertical_row(const uint8_t* __restrict in, size_t stride, const int32_t* k, int taps, size_t n,
-                  int32_t* __restrict acc, uint8_t* __restrict out) {
+__attribute__((target_clones("avx2", "default"))) void vertical_row(const uint8_t* __restrict in,
+                                                                    size_t stride, const int32_t* k,
+                                                                    int taps, size_t n,
+                                                                    int32_t* __restrict acc,
+                                                                    uint8_t* __restrict out) {
   for (size_t i = 0; i < n; ++i) acc[i] = 1 << (kPrecisionBits - 1);
   for (int t = 0; t < taps; ++t) {
     const uint8_t* __restrict line = in + t * stride;
@@ -188,8 +192,10 @@ void Resampler::run(const Image& src, const ResamplePlan& plan, int size, Image&
     vertical_row(in, src_stride, k, vertical_.xcount[y], mid_bytes, acc_.data(), mid);
     uint8_t* dst = out.pixels.data() + static_cast<size_t>(y) * size * ch;
     const uint8_t* row = mid - static_cast<size_t>(col_lo) * ch;  // xmin is window-relative
-    if (ch == 3) horizontal_row<3>(row, horizontal_, size, dst);
-    else horizontal_row<1>(row, horizontal_, size, dst);
+    if (ch == 3)
+      horizontal_row<3>(row, horizontal_, size, dst);
+    else
+      horizontal_row<1>(row, horizontal_, size, dst);
   }
 }
 

@@ -14,9 +14,9 @@ namespace dcgan::prep {
 struct CropSpec {
   enum class Kind { kResizeCenter, kCenter, kBox };
   Kind kind = Kind::kResizeCenter;
-  int crop = 0;     // S of center:S and box:CX,CY,S
-  int center_x = 0; // CX of box
-  int center_y = 0; // CY of box
+  int crop = 0;              // S of center:S and box:CX,CY,S
+  int center_x = 0;          // CX of box
+  int center_y = 0;          // CY of box
   std::string text() const;  // the canonical spelling, stored in shards and the manifest
 };
 

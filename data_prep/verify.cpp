@@ -41,11 +41,14 @@ void verify_shard(const std::string& dir, const data::ShardEntry& e, const data:
     for (int64_t i = 0; i < shard.count(); i += kBlock)
       shard.read_range(i, std::min(kBlock, shard.count() - i), buf.data());
     if (static_cast<int64_t>(shard.read_index().size()) != e.count)
-      problems.push_back(str("shard ", e.file, ": dataset 'index' is missing or has the wrong length"));
+      problems.push_back(
+          str("shard ", e.file, ": dataset 'index' is missing or has the wrong length"));
     shard.read_filenames();
     shard.read_labels();
-    if (!m.attr_names.empty() && static_cast<int64_t>(shard.read_attrs().size()) != e.count * static_cast<int64_t>(m.attr_names.size()))
-      problems.push_back(str("shard ", e.file, ": dataset 'attrs' is missing or has the wrong size"));
+    if (!m.attr_names.empty() && static_cast<int64_t>(shard.read_attrs().size()) !=
+                                     e.count * static_cast<int64_t>(m.attr_names.size()))
+      problems.push_back(
+          str("shard ", e.file, ": dataset 'attrs' is missing or has the wrong size"));
   } catch (const Error& err) {
     problems.push_back(err.what());
   }
@@ -63,11 +66,12 @@ std::vector<std::string> verify_dataset(const std::string& dir) {
 std::string inspect_dataset(const std::string& dir, const std::string& grid_png) {
   data::ShardDataset ds(dir);
   const data::Manifest& m = ds.manifest();
-  std::string out = str("data set   ", dir, "\nsource     ", m.source, " (crop ", m.crop, ")\n",
-                        "images     ", m.total, " of ", m.size, "x", m.size, "x", m.channels,
-                        ", skipped ", m.skipped, "\nattributes ", m.attr_names.size(), "\n",
-                        "shards     ", m.shards.size(), "\n");
-  for (const auto& s : m.shards) out += str("  ", s.file, "  ", s.count, " images  ", s.bytes, " bytes\n");
+  std::string out =
+      str("data set   ", dir, "\nsource     ", m.source, " (crop ", m.crop, ")\n", "images     ",
+          m.total, " of ", m.size, "x", m.size, "x", m.channels, ", skipped ", m.skipped,
+          "\nattributes ", m.attr_names.size(), "\n", "shards     ", m.shards.size(), "\n");
+  for (const auto& s : m.shards)
+    out += str("  ", s.file, "  ", s.count, " images  ", s.bytes, " bytes\n");
   out += str("tool       ", m.tool_version, "\ncommand    ", m.command, "\n");
   if (grid_png.empty()) return out;
   constexpr int kGrid = 8;

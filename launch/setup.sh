@@ -17,7 +17,7 @@ DEBIAN_PACKAGES=(
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev dataset-fashion-mnist
   slurm-wlm munge
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 
 install_packages() {

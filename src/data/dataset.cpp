@@ -31,8 +31,8 @@ struct ShardDataset::Impl {
 
   ShardFile& shard(int shard_idx) {
     if (shard_idx < 0 || static_cast<size_t>(shard_idx) >= shards.size())
-      throw DataError(str("shard index ", shard_idx, " is outside [0, ", shards.size(), ") in '",
-                          dir, "'"));
+      throw DataError(
+          str("shard index ", shard_idx, " is outside [0, ", shards.size(), ") in '", dir, "'"));
     return shards[static_cast<size_t>(shard_idx)];
   }
 };

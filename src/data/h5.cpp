@@ -86,7 +86,8 @@ std::string read_attr_string(hid_t obj, const char* name, const std::string& whe
   if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
     throw DataError(str(where, ": attribute '", name, "' is not a fixed-length string"));
   const size_t n = H5Tget_size(type.get());
-  if (n == 0 || n > (1u << 20)) throw DataError(str(where, ": attribute '", name, "' has size ", n));
+  if (n == 0 || n > (1u << 20))
+    throw DataError(str(where, ": attribute '", name, "' has size ", n));
   std::string value(n, '\0');
   H5_CHECK(H5Aread(attr.get(), type.get(), value.data()));
   value.resize(value.find('\0') == std::string::npos ? n : value.find('\0'));

@@ -27,7 +27,8 @@ T field(const json& j, const char* key, const std::string& where) {
 
 void check_range(int64_t value, int64_t lo, int64_t hi, const char* key, const std::string& where) {
   if (value < lo || value > hi)
-    throw DataError(str(where, ": field '", key, "' = ", value, " is outside [", lo, ", ", hi, "]"));
+    throw DataError(
+        str(where, ": field '", key, "' = ", value, " is outside [", lo, ", ", hi, "]"));
 }
 
 ShardEntry parse_shard(const json& j, const std::string& where) {
@@ -78,12 +79,19 @@ std::string shard_file_name(int64_t shard_idx) {
 std::string manifest_to_json(const Manifest& m) {
   json shards = json::array();
   for (const auto& s : m.shards)
-    shards.push_back({{"file", s.file}, {"count", s.count}, {"bytes", s.bytes},
-                      {"sha256", s.sha256}});
-  const json j = {{"schema_version", m.schema_version}, {"shards", shards}, {"total", m.total},
-                  {"size", m.size}, {"channels", m.channels}, {"attr_names", m.attr_names},
-                  {"skipped", m.skipped}, {"source", m.source}, {"crop", m.crop},
-                  {"command", m.command}, {"tool_version", m.tool_version}};
+    shards.push_back(
+        {{"file", s.file}, {"count", s.count}, {"bytes", s.bytes}, {"sha256", s.sha256}});
+  const json j = {{"schema_version", m.schema_version},
+                  {"shards", shards},
+                  {"total", m.total},
+                  {"size", m.size},
+                  {"channels", m.channels},
+                  {"attr_names", m.attr_names},
+                  {"skipped", m.skipped},
+                  {"source", m.source},
+                  {"crop", m.crop},
+                  {"command", m.command},
+                  {"tool_version", m.tool_version}};
   return j.dump(2) + "\n";
 }
 

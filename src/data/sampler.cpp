@@ -45,8 +45,11 @@ std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) 
 
 EpochSampler::EpochSampler(int64_t dataset_size, int64_t batch_per_rank, int world_size, int rank,
                            uint64_t seed)
-    : dataset_size_(dataset_size), batch_per_rank_(batch_per_rank), world_size_(world_size),
-      rank_(rank), seed_(seed) {
+    : dataset_size_(dataset_size),
+      batch_per_rank_(batch_per_rank),
+      world_size_(world_size),
+      rank_(rank),
+      seed_(seed) {
   if (dataset_size < 0 || batch_per_rank <= 0 || world_size <= 0 || rank < 0 || rank >= world_size)
     throw UsageError(str("EpochSampler: invalid arguments (dataset_size ", dataset_size,
                          ", batch_per_rank ", batch_per_rank, ", world_size ", world_size,
@@ -59,8 +62,8 @@ int64_t EpochSampler::batches_per_epoch() const {
 
 std::vector<int64_t> EpochSampler::rank_batch(int64_t epoch, int64_t batch_idx) {
   if (batch_idx < 0 || batch_idx >= batches_per_epoch())
-    throw UsageError(str("EpochSampler: batch ", batch_idx, " is outside [0, ",
-                         batches_per_epoch(), ")"));
+    throw UsageError(
+        str("EpochSampler: batch ", batch_idx, " is outside [0, ", batches_per_epoch(), ")"));
   if (epoch != cached_epoch_) {
     perm_ = epoch_permutation(dataset_size_, seed_, epoch);
     cached_epoch_ = epoch;

@@ -55,16 +55,15 @@ ShardFile::ShardFile(const std::string& path, const ShardEntry& entry, const Man
   if (version != manifest.schema_version || count != entry.count || size != manifest.size ||
       channels != manifest.channels)
     throw DataError(str(where, ": attributes (schema_version ", version, ", count ", count,
-                        ", size ", size, ", channels ", channels,
-                        ") disagree with the manifest (", manifest.schema_version, ", ",
-                        entry.count, ", ", manifest.size, ", ", manifest.channels, ")"));
+                        ", size ", size, ", channels ", channels, ") disagree with the manifest (",
+                        manifest.schema_version, ", ", entry.count, ", ", manifest.size, ", ",
+                        manifest.channels, ")"));
   images_ = open_dataset(file_.get(), schema::kImages, where);
   expect_int_type(images_.get(), 1, H5T_SGN_NONE, where + " dataset 'images'");
   const auto dims = h5::dataset_dims(images_.get(), 4, where + " dataset 'images'");
-  const std::vector<hsize_t> want = {static_cast<hsize_t>(count_),
-                                     static_cast<hsize_t>(manifest.size),
-                                     static_cast<hsize_t>(manifest.size),
-                                     static_cast<hsize_t>(manifest.channels)};
+  const std::vector<hsize_t> want = {
+      static_cast<hsize_t>(count_), static_cast<hsize_t>(manifest.size),
+      static_cast<hsize_t>(manifest.size), static_cast<hsize_t>(manifest.channels)};
   if (dims != want)
     throw DataError(str(where, ": dataset 'images' is [", dims[0], ", ", dims[1], ", ", dims[2],
                         ", ", dims[3], "], the manifest says [", want[0], ", ", want[1], ", ",
@@ -78,8 +77,8 @@ ShardFile::ShardFile(const std::string& path, const ShardEntry& entry, const Man
 
 void ShardFile::read_selection(int64_t first, int64_t n, uint8_t* out) {
   if (first < 0 || n < 0 || first + n > count_)
-    throw DataError(str("shard ", path_, ": images [", first, ", ", first + n,
-                        ") are outside [0, ", count_, ")"));
+    throw DataError(str("shard ", path_, ": images [", first, ", ", first + n, ") are outside [0, ",
+                        count_, ")"));
   if (n == 0) return;
   const hsize_t start[4] = {static_cast<hsize_t>(first), 0, 0, 0};
   hsize_t dims[4];
@@ -97,7 +96,9 @@ void ShardFile::read_selection(int64_t first, int64_t n, uint8_t* out) {
                         ") (checksum or I/O failure): ", h5::error_stack_text()));
 }
 
-void ShardFile::read_range(int64_t first, int64_t n, uint8_t* out) { read_selection(first, n, out); }
+void ShardFile::read_range(int64_t first, int64_t n, uint8_t* out) {
+  read_selection(first, n, out);
+}
 
 void ShardFile::read_one(int64_t local_idx, uint8_t* out) { read_selection(local_idx, 1, out); }
 
@@ -112,11 +113,10 @@ std::vector<T> read_ints(hid_t file, const char* name, hid_t mem_type, size_t by
   h5::Id space = H5_ID(H5Dget_space(dset.get()));
   const hssize_t elems = H5Sget_simple_extent_npoints(space.get());
   if (elems < 0 || static_cast<hsize_t>(elems) != expected_elems)
-    throw DataError(str(where, ": dataset '", name, "' has ", elems, " elements, expected ",
-                        expected_elems));
+    throw DataError(
+        str(where, ": dataset '", name, "' has ", elems, " elements, expected ", expected_elems));
   std::vector<T> out(expected_elems);
-  if (!out.empty() &&
-      H5Dread(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+  if (!out.empty() && H5Dread(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     throw DataError(str(where, ": cannot read dataset '", name, "': ", h5::error_stack_text()));
   return out;
 }

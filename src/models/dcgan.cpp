@@ -14,10 +14,14 @@ namespace nn = torch::nn;
 // 128 -> 4. The widest layer is 2^blocks times ngf/ndf.
 int64_t middle_blocks(int64_t image_size) {
   switch (image_size) {
-    case 32: return 2;
-    case 64: return 3;
-    case 128: return 4;
-    default: throw UsageError(str("image size ", image_size, " is not supported; use 32, 64 or 128"));
+    case 32:
+      return 2;
+    case 64:
+      return 3;
+    case 128:
+      return 4;
+    default:
+      throw UsageError(str("image size ", image_size, " is not supported; use 32, 64 or 128"));
   }
 }
 
@@ -54,8 +58,10 @@ void init_module(nn::Module& module) {
 
 void validate_options(const DcganOptions& options) {
   middle_blocks(options.image_size);
-  const std::pair<const char*, int64_t> positive[] = {
-      {"nz", options.nz}, {"ngf", options.ngf}, {"ndf", options.ndf}, {"channels", options.channels}};
+  const std::pair<const char*, int64_t> positive[] = {{"nz", options.nz},
+                                                      {"ngf", options.ngf},
+                                                      {"ndf", options.ndf},
+                                                      {"channels", options.channels}};
   for (const auto& [name, value] : positive) {
     if (value <= 0) throw UsageError(str(name, " must be positive, got ", value));
   }
@@ -87,7 +93,9 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& z) { return net_->forw
 DiscriminatorImpl::DiscriminatorImpl(const DcganOptions& options) {
   validate_options(options);
   const int64_t blocks = middle_blocks(options.image_size);
-  const auto lrelu = [] { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)); };
+  const auto lrelu = [] {
+    return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true));
+  };
   int64_t width = options.ndf;
   net_ = nn::Sequential();
   net_->push_back(conv(options.channels, width, 2, 1));  // no norm on the first layer

@@ -3,8 +3,8 @@
 #include <string>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <CLI/CLI.hpp>
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
@@ -70,15 +70,18 @@ int sample(const SampleOptions& o) {
 
 int main(int argc, char** argv) {
   SampleOptions o;
-  CLI::App app{"dcgan-sample: render generator samples from a dcgan-train checkpoint as a PNG grid"};
+  CLI::App app{
+      "dcgan-sample: render generator samples from a dcgan-train checkpoint as a PNG grid"};
   app.option_defaults()->always_capture_default();
-  app.add_option("--ckpt", o.ckpt, "run directory, its checkpoints/ directory, or a step-NNNNNN directory")
+  app.add_option("--ckpt", o.ckpt,
+                 "run directory, its checkpoints/ directory, or a step-NNNNNN directory")
       ->required();
   app.add_option("--out", o.out, "PNG file to write")->required();
   app.add_option("--n", o.n, "number of samples (8 per row)");
   app.add_option("--seed", o.seed, "seed of the latent draws: same seed and checkpoint, same PNG");
-  app.add_option("--interpolate", o.interpolate,
-                 "K >= 2: each row is a K-step linear walk between two random latents (n / K rows)");
+  app.add_option(
+      "--interpolate", o.interpolate,
+      "K >= 2: each row is a K-step linear walk between two random latents (n / K rows)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,9 +9,9 @@
 #include "dcgan/common/main_guard.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/dataset.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/mpi_session.h"
-#include "dcgan/dist/rank_guard.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/mpi_session.h"
+#include "dcgan/distributed/rank_guard.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/device.h"
 #include "dcgan/train/run_dir.h"
@@ -24,15 +24,18 @@ using dcgan::train::TrainConfig;
 // Every option of TrainConfig; --help shows each default.
 void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.option_defaults()->always_capture_default();
-  app.footer("Flags (--sync-bn, --cache-data, --deterministic, ...) are off unless given.\n"
-             "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted "
-             "after a checkpoint (requeue, then run again with --resume).");
+  app.footer(
+      "Flags (--sync-bn, --cache-data, --deterministic, ...) are off unless given.\n"
+      "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted "
+      "after a checkpoint (requeue, then run again with --resume).");
   app.set_config("--config", "", "read options from a TOML file (e.g. a run's config.toml)");
   app.add_option("--data", c.data, "packed data set directory (dcgan-prep pack)")->required();
-  app.add_option("--out", c.out, "run directory (config, metrics, samples, checkpoints, logs)")->required();
+  app.add_option("--out", c.out, "run directory (config, metrics, samples, checkpoints, logs)")
+      ->required();
   resume = app.add_option("--resume", c.resume,
                           "continue from a checkpoint: no value = <out>/checkpoints/latest, or a "
-                          "run/checkpoints/step directory")->expected(0, 1);
+                          "run/checkpoints/step directory")
+               ->expected(0, 1);
   app.add_flag("--overwrite", c.overwrite,
                "start over in an --out that holds checkpoints: its old contents move to "
                "<out>.old-<time> (never deleted)");
@@ -54,24 +57,29 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--sample-every", c.sample_every, "steps between sample grids");
   app.add_option("--ckpt-every", c.ckpt_every, "steps between checkpoints");
   app.add_option("--keep", c.keep, "checkpoints kept");
-  app.add_option("--device", c.device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--device", c.device, "auto | cpu | cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--threads", c.threads, "CPU threads per rank; 0 = available cores / local ranks");
   app.add_option("--backend", c.backend, "gradient all-reduce: auto | nccl | mpi")
       ->check(CLI::IsMember({"auto", "nccl", "mpi"}));
   app.add_option("--bucket-mb", c.bucket_mb, "all-reduce bucket size in MiB");
   app.add_flag("--sync-bn", c.sync_bn, "synchronise BatchNorm statistics across ranks");
-  app.add_option("--check-every", c.check_every, "steps between cross-rank consistency checks (0 = at checkpoints only)");
-  app.add_option("--on-nan", c.on_nan, "non-finite loss or gradient: fail | skip (the update, on every rank)")
+  app.add_option("--check-every", c.check_every,
+                 "steps between cross-rank consistency checks (0 = at checkpoints only)");
+  app.add_option("--on-nan", c.on_nan,
+                 "non-finite loss or gradient: fail | skip (the update, on every rank)")
       ->check(CLI::IsMember({"fail", "skip"}));
-  app.add_option("--comm-timeout", c.comm_timeout, "seconds a collective may wait before the job aborts");
+  app.add_option("--comm-timeout", c.comm_timeout,
+                 "seconds a collective may wait before the job aborts");
   app.add_flag("--cache-data", c.cache_data, "load the whole data set into memory");
   app.add_flag("--deterministic", c.deterministic, "deterministic algorithms only (debug)");
   app.add_flag("--detect-anomaly", c.detect_anomaly, "autograd anomaly detection (debug, slow)");
-  app.add_flag("--check-nan", c.check_nan, "check every loss each phase, naming the tensor (debug)");
+  app.add_flag("--check-nan", c.check_nan,
+               "check every loss each phase, naming the tensor (debug)");
   app.add_flag("--verbose", c.verbose, "debug-level logs");
 }
 
-int train(TrainConfig config, const dcgan::dist::MpiSession& session) {
+int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   using namespace dcgan;
   train::validate_config(config);
   // Console only until rank 0 owns the run directory: nothing, logs included, is written into
@@ -90,10 +98,10 @@ int train(TrainConfig config, const dcgan::dist::MpiSession& session) {
   const torch::Device device = train::choose_device(config.device, session.local_rank());
   torch::set_num_threads(config.threads > 0 ? static_cast<int>(config.threads)
                                             : train::default_cpu_threads(session.local_size()));
-  dist::CommConfig comm_config;
+  distributed::CommConfig comm_config;
   comm_config.backend = config.backend;
   comm_config.timeout = std::chrono::seconds(config.comm_timeout);
-  auto comm = dist::make_communicator(comm_config, session, device);
+  auto comm = distributed::make_communicator(comm_config, session, device);
   data::ShardDataset dataset(config.data);
   train::Trainer trainer(std::move(config), *comm, dataset, device, &train::stop_signal());
   return trainer.run();
@@ -118,8 +126,8 @@ int main(int argc, char** argv) {
   }
   if (resume->count() > 0 && config.resume.empty()) config.resume = "latest";
   return dcgan::run_guarded("dcgan-train", [&] {
-    dcgan::dist::MpiSession session(&argc, &argv);
-    return dcgan::dist::run_rank_guarded("dcgan-train", session,
-                                         [&] { return train(config, session); });
+    dcgan::distributed::MpiSession session(&argc, &argv);
+    return dcgan::distributed::run_rank_guarded("dcgan-train", session,
+                                                [&] { return train(config, session); });
   });
 }

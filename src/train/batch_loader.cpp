@@ -85,7 +85,11 @@ HostBatch BatchLoader::next() {
 
 torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device) {
   torch::Tensor on_device = images_u8.to(device, /*non_blocking=*/true);
-  return on_device.permute({0, 3, 1, 2}).to(torch::kFloat32).div(255.0).sub(0.5).div(0.5)
+  return on_device.permute({0, 3, 1, 2})
+      .to(torch::kFloat32)
+      .div(255.0)
+      .sub(0.5)
+      .div(0.5)
       .contiguous();
 }
 

@@ -51,9 +51,9 @@ void write_durable(const std::string& path, const std::string& bytes) {
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
     const bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
-    throw Error(str("cannot write checkpoint file ", path, ": ", std::strerror(err),
-                    full ? " HINT: free disk space or lower --keep; the previous checkpoint is intact"
-                         : ""));
+    throw Error(str(
+        "cannot write checkpoint file ", path, ": ", std::strerror(err),
+        full ? " HINT: free disk space or lower --keep; the previous checkpoint is intact" : ""));
   }
 }
 
@@ -92,12 +92,14 @@ void load_tensors(torch::serialize::InputArchive& archive, torch::nn::Module& mo
     }
     if (saved.sizes() != target.sizes()) {
       throw UsageError(dcgan::str(what, ": tensor '", prefix, name, "' has shape ", saved.sizes(),
-                           " in the checkpoint but ", target.sizes(), " in the model"));
+                                  " in the checkpoint but ", target.sizes(), " in the model"));
     }
     target.copy_(saved);
   };
-  for (auto& item : module.named_parameters(/*recurse=*/false)) load_one(item.key(), item.value(), false);
-  for (auto& item : module.named_buffers(/*recurse=*/false)) load_one(item.key(), item.value(), true);
+  for (auto& item : module.named_parameters(/*recurse=*/false))
+    load_one(item.key(), item.value(), false);
+  for (auto& item : module.named_buffers(/*recurse=*/false))
+    load_one(item.key(), item.value(), true);
   for (auto& child : module.named_children()) {
     torch::serialize::InputArchive child_archive;
     if (!archive.try_read(child.key(), child_archive)) {
@@ -189,7 +191,8 @@ void write_checkpoint_files(const std::string& dir, const TrainingState& state,
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   archive.write("rng_z", state.z_generator->get_state());
   if (state.cuda_rng) {
-    archive.write("rng_cuda", at::globalContext().defaultGenerator(torch::Device(torch::kCUDA)).get_state());
+    archive.write("rng_cuda",
+                  at::globalContext().defaultGenerator(torch::Device(torch::kCUDA)).get_state());
   }
   write("state.pt", archive_bytes(archive));
   write(kConfigFile, config_to_toml(config, shape));
@@ -269,8 +272,9 @@ std::string resolve_checkpoint_dir(const std::string& path) {
     }
     return dir;
   }
-  throw UsageError(str("no checkpoint at ", path,
-                       " HINT: pass a run directory with checkpoints/latest or a step-NNNNNN directory"));
+  throw UsageError(
+      str("no checkpoint at ", path,
+          " HINT: pass a run directory with checkpoints/latest or a step-NNNNNN directory"));
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
@@ -281,7 +285,8 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
   info.format_version = static_cast<int>(int_value(values, "format_version", info_path));
   if (info.format_version != kCheckpointFormatVersion) {
     throw UsageError(str(info_path, ": checkpoint format ", info.format_version,
-                         " is not supported (this build reads format ", kCheckpointFormatVersion, ")"));
+                         " is not supported (this build reads format ", kCheckpointFormatVersion,
+                         ")"));
   }
   info.cursor.step = int_value(values, "step", info_path);
   info.cursor.epoch = int_value(values, "epoch", info_path);
@@ -412,7 +417,8 @@ std::string checkpoint_dir_at_step(const std::string& path, int64_t step) {
   return checkpoints_root(path) + "/" + step_dir_name(step);
 }
 
-void load_module_checked(const std::string& file, torch::nn::Module& module, const std::string& what) {
+void load_module_checked(const std::string& file, torch::nn::Module& module,
+                         const std::string& what) {
   auto archive = open_archive(file);
   load_tensors(archive, module, "", what);
 }

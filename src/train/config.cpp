@@ -93,7 +93,8 @@ struct ParseContext {
 };
 
 void parse_value(const std::string& text, std::string* out, const ParseContext& ctx) {
-  if (text.size() < 2 || text.front() != '"' || text.back() != '"') ctx.fail("expected a quoted string");
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"')
+    ctx.fail("expected a quoted string");
   out->clear();
   for (size_t i = 1; i + 1 < text.size(); ++i) {
     if (text[i] == '\\' && i + 2 < text.size()) ++i;
@@ -178,7 +179,9 @@ std::string config_to_toml(const TrainConfig& config, const RunShape& shape) {
   std::ostringstream out;
   out << "# dcgan-train options; usable as `dcgan-train --config FILE`\n";
   TrainConfig copy = config;
-  for_each_field(copy, [&](const char* key, auto& value) { out << key << " = " << format_value(value) << "\n"; });
+  for_each_field(copy, [&](const char* key, auto& value) {
+    out << key << " = " << format_value(value) << "\n";
+  });
   out << "\n[run]  # derived at start, not options\n";
   RunShape shape_copy = shape;
   for_each_shape_field(shape_copy, [&](const char* key, auto& value) {
@@ -210,9 +213,12 @@ void config_from_toml(const std::string& text, const std::string& origin, TrainC
     if (eq == std::string::npos) ctx.fail("expected key = value");
     const std::string key = trim(line.substr(0, eq));
     const std::string value = trim(line.substr(eq + 1));
-    const bool known = section.empty()
-                           ? assign(*config, [](auto& c, auto v) { for_each_field(c, v); }, key, value, ctx)
-                           : assign(*shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, key, value, ctx);
+    const bool known =
+        section.empty()
+            ? assign(
+                  *config, [](auto& c, auto v) { for_each_field(c, v); }, key, value, ctx)
+            : assign(
+                  *shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, key, value, ctx);
     if (!known) ctx.fail(str("unknown key '", key, "'"));
   }
 }

@@ -39,15 +39,16 @@ torch::Tensor bce(const torch::Tensor& output, const torch::Tensor& target) {
   const torch::Tensor finite = torch::isfinite(output);
   const torch::Tensor loss =
       F::binary_cross_entropy(torch::where(finite, output, torch::full_like(output, 0.5)), target);
-  return loss + torch::where(finite.all(), 0.0, std::numeric_limits<double>::quiet_NaN()).to(loss.dtype());
+  return loss +
+         torch::where(finite.all(), 0.0, std::numeric_limits<double>::quiet_NaN()).to(loss.dtype());
 }
 
 }  // namespace
 
 GanStep::GanStep(models::Generator generator, models::Discriminator discriminator,
                  torch::optim::Adam& opt_g, torch::optim::Adam& opt_d,
-                 dist::GradReducer& reducer_g, dist::GradReducer& reducer_d,
-                 dist::Communicator& comm, StepOptions options)
+                 distributed::GradReducer& reducer_g, distributed::GradReducer& reducer_d,
+                 distributed::Communicator& comm, StepOptions options)
     : g_(std::move(generator)),
       d_(std::move(discriminator)),
       opt_g_(opt_g),
@@ -126,7 +127,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
 bool GanStep::all_ranks_finite(bool finite_here) {
   if (comm_.world_size() == 1) return finite_here;
   torch::Tensor flag = torch::tensor({finite_here ? 0 : 1}, torch::kInt32);
-  comm_.all_reduce(flag, dist::ReduceOp::kMax);
+  comm_.all_reduce(flag, distributed::ReduceOp::kMax);
   return flag.item<int32_t>() == 0;
 }
 
@@ -139,7 +140,8 @@ void GanStep::check_loss(const char* name, const torch::Tensor& value, int64_t s
 }
 
 bool GanStep::guard_update(const char* phase, const torch::Tensor& loss,
-                           dist::GradReducer& reducer, torch::nn::Module& module, int64_t step) {
+                           distributed::GradReducer& reducer, torch::nn::Module& module,
+                           int64_t step) {
   // One device->host sync per phase: the loss and every averaged gradient element at once.
   const bool finite_here =
       (torch::isfinite(loss).all() & torch::isfinite(reducer.flat()).all()).item<bool>();

@@ -16,7 +16,8 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t paddi
   if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3) || images.size(0) < 1) {
     throw Error(dcgan::str("make_grid needs images [N, 1 or 3, H, W], got ", images.sizes()));
   }
-  if (nrow < 1 || padding < 0) throw Error(dcgan::str("make_grid: bad nrow ", nrow, " / padding ", padding));
+  if (nrow < 1 || padding < 0)
+    throw Error(dcgan::str("make_grid: bad nrow ", nrow, " / padding ", padding));
   torch::NoGradGuard no_grad;
   auto x = images.detach().to(torch::kCPU, torch::kFloat32).clone();
   if (x.size(1) == 1) x = torch::cat({x, x, x}, 1);

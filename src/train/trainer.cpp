@@ -9,7 +9,7 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
-#include "dcgan/dist/sync_batch_norm.h"
+#include "dcgan/distributed/sync_batch_norm.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/run_files.h"
 #include "posix_fs.h"
@@ -26,7 +26,7 @@ bool every(int64_t step, int64_t period) { return period > 0 && step % period ==
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig config, dist::Communicator& comm, data::ShardDataset& dataset,
+Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::ShardDataset& dataset,
                  torch::Device device, const std::atomic<int>* stop)
     : config_(std::move(config)), comm_(comm), dataset_(dataset), device_(device), stop_(stop) {
   validate_config(config_);
@@ -36,9 +36,9 @@ Trainer::Trainer(TrainConfig config, dist::Communicator& comm, data::ShardDatase
   shape_.device = device_.str();
   batches_per_epoch_ = dataset_.size() / (config_.batch_size * shape_.world_size);
   if (batches_per_epoch_ <= 0) {
-    throw DataError(str(config_.data, " has ", dataset_.size(), " images, fewer than one global batch of ",
-                        config_.batch_size * shape_.world_size,
-                        " HINT: lower --batch-size or use fewer ranks"));
+    throw DataError(str(
+        config_.data, " has ", dataset_.size(), " images, fewer than one global batch of ",
+        config_.batch_size * shape_.world_size, " HINT: lower --batch-size or use fewer ranks"));
   }
   total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * batches_per_epoch_;
   epochs_shown_ = (total_steps_ + batches_per_epoch_ - 1) / batches_per_epoch_;
@@ -52,7 +52,7 @@ void Trainer::build_models() {
   models::DcganOptions options = model_options(config_, shape_);
   if (config_.sync_bn) {
     options.norm = [this](int64_t channels) {
-      return torch::nn::AnyModule(dist::SyncBatchNorm2d(channels, comm_));
+      return torch::nn::AnyModule(distributed::SyncBatchNorm2d(channels, comm_));
     };
   }
   models::validate_options(options);
@@ -64,7 +64,8 @@ void Trainer::build_models() {
   models::init_weights(*generator_);
   models::init_weights(*discriminator_);
   fixed_noise_ = torch::randn({kFixedNoiseCount, config_.nz, 1, 1}).to(device_);
-  z_generator_ = at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
+  z_generator_ =
+      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
   generator_->to(device_);
   discriminator_->to(device_);
 
@@ -76,8 +77,10 @@ void Trainer::build_models() {
   opt_g_ = adam(*generator_);
   opt_d_ = adam(*discriminator_);
   const auto bucket_bytes = static_cast<size_t>(config_.bucket_mb * 1024 * 1024);
-  reducer_g_ = std::make_unique<dist::GradReducer>(generator_->parameters(), comm_, bucket_bytes);
-  reducer_d_ = std::make_unique<dist::GradReducer>(discriminator_->parameters(), comm_, bucket_bytes);
+  reducer_g_ =
+      std::make_unique<distributed::GradReducer>(generator_->parameters(), comm_, bucket_bytes);
+  reducer_d_ =
+      std::make_unique<distributed::GradReducer>(discriminator_->parameters(), comm_, bucket_bytes);
   StepOptions step_options;
   step_options.real_label = config_.real_label;
   step_options.skip_non_finite = config_.on_nan == "skip";
@@ -119,8 +122,8 @@ void Trainer::start_state() {
                   ", batch ", cursor_.batch, ")"));
   }
   if (shape_.world_size > 1) {  // every rank starts from rank 0's model and fixed noise
-    dist::broadcast_module(*generator_, comm_, 0);
-    dist::broadcast_module(*discriminator_, comm_, 0);
+    distributed::broadcast_module(*generator_, comm_, 0);
+    distributed::broadcast_module(*discriminator_, comm_, 0);
     comm_.broadcast(fixed_noise_, 0);
   }
 }
@@ -145,7 +148,7 @@ void Trainer::check_same_resume_step() {
   if (shape_.world_size == 1) return;
   // Every rank reads the checkpoint itself; all must have found the same one.
   torch::Tensor steps = torch::tensor({cursor_.step, -cursor_.step}, torch::kInt64);
-  comm_.all_reduce(steps, dist::ReduceOp::kMax);
+  comm_.all_reduce(steps, distributed::ReduceOp::kMax);
   const int64_t highest = steps[0].item<int64_t>();
   const int64_t lowest = -steps[1].item<int64_t>();
   if (highest != lowest) {
@@ -174,9 +177,11 @@ void Trainer::prepare_run_dir() {
 void Trainer::write_real_samples() {
   // 64 training images (the first of epoch 0's order), before the loader takes the dataset.
   const int64_t n = std::min<int64_t>(kFixedNoiseCount, dataset_.size());
-  std::vector<int64_t> order = data::epoch_permutation(dataset_.size(), static_cast<uint64_t>(config_.seed), 0);
+  std::vector<int64_t> order =
+      data::epoch_permutation(dataset_.size(), static_cast<uint64_t>(config_.seed), 0);
   order.resize(static_cast<size_t>(n));
-  torch::Tensor images = torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);
+  torch::Tensor images =
+      torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);
   dataset_.read(order.data(), order.size(), images.data_ptr<uint8_t>());
   write_grid_png(to_training_batch(images, torch::kCPU), config_.out + "/samples/real.png");
 }
@@ -198,8 +203,8 @@ void Trainer::write_samples() {
 
 void Trainer::check_consistency() {
   if (shape_.world_size == 1) return;
-  dist::check_replicas_consistent(*generator_, "generator", comm_);
-  dist::check_replicas_consistent(*discriminator_, "discriminator", comm_);
+  distributed::check_replicas_consistent(*generator_, "generator", comm_);
+  distributed::check_replicas_consistent(*discriminator_, "discriminator", comm_);
 }
 
 std::string Trainer::write_checkpoint() {
@@ -217,7 +222,7 @@ bool Trainer::stop_agreed() {
   int flag = stop_ != nullptr ? stop_->load() : 0;
   if (shape_.world_size > 1) {  // one-int max all-reduce: any rank's signal stops every rank here
     torch::Tensor t = torch::tensor({flag}, torch::kInt32);
-    comm_.all_reduce(t, dist::ReduceOp::kMax);
+    comm_.all_reduce(t, distributed::ReduceOp::kMax);
     flag = t.item<int32_t>();
   }
   return flag != 0;
@@ -226,7 +231,7 @@ bool Trainer::stop_agreed() {
 void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch,
                           MetricsLog* metrics) {
   torch::Tensor stats = result.stats.to(torch::kCPU, torch::kFloat64);
-  if (shape_.world_size > 1) stats = dist::all_reduce_mean_host(comm_, stats);
+  if (shape_.world_size > 1) stats = distributed::all_reduce_mean_host(comm_, stats);
   const auto now = std::chrono::steady_clock::now();
   const double seconds = std::chrono::duration<double>(now - log_clock_).count();
   MetricsRecord r;
@@ -239,7 +244,8 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
   r.d_g_z1 = s[kDGz1];
   r.d_g_z2 = s[kDGz2];
   r.images_per_s = static_cast<double>((cursor_.step - log_clock_step_) * config_.batch_size *
-                                       shape_.world_size) / std::max(seconds, 1e-9);
+                                       shape_.world_size) /
+                   std::max(seconds, 1e-9);
   r.lr_d = opt_d_->param_groups()[0].options().get_lr();
   r.lr_g = opt_g_->param_groups()[0].options().get_lr();
   log_clock_ = now;
@@ -255,8 +261,8 @@ void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t e
   // per net keeps replicas bit-identical, like DDP's default buffer broadcast, so a checkpoint
   // or a sample at any step sees the same model on every rank and resume is exact.
   if (shape_.world_size > 1 && !config_.sync_bn) {
-    dist::average_bn_running_stats(*generator_, comm_);
-    dist::average_bn_running_stats(*discriminator_, comm_);
+    distributed::average_bn_running_stats(*generator_, comm_);
+    distributed::average_bn_running_stats(*discriminator_, comm_);
   }
   const int64_t step = cursor_.step;
   if (every(step, config_.log_every)) log_metrics(result, batch, epoch, metrics);
@@ -273,7 +279,8 @@ int Trainer::run() {
   prepare_run_dir();
   if (comm_.rank() == 0 && !posix::exists(config_.out + "/samples/real.png")) write_real_samples();
   std::unique_ptr<MetricsLog> metrics;
-  if (comm_.rank() == 0) metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
+  if (comm_.rank() == 0)
+    metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
   if (config_.cache_data) dataset_.cache_in_memory();
   data::EpochSampler sampler(dataset_.size(), config_.batch_size, shape_.world_size, comm_.rank(),
                              static_cast<uint64_t>(config_.seed));
@@ -310,7 +317,8 @@ int Trainer::run() {
     if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
   }
   comm_.barrier();  // the run's files are complete when any rank returns
-  if (comm_.rank() == 0) log::info(str("done: last sample ", sample_path(config_.out, cursor_.step)));
+  if (comm_.rank() == 0)
+    log::info(str("done: last sample ", sample_path(config_.out, cursor_.step)));
   return static_cast<int>(ExitCode::kOk);
 }
 

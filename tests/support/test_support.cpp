@@ -26,9 +26,7 @@ static int remove_entry(const char* path, const struct stat*, int, struct FTW*) 
   return 0;
 }
 
-ScratchDir::~ScratchDir() {
-  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+ScratchDir::~ScratchDir() { ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

@@ -10,8 +10,8 @@ namespace dcgan::log {
 struct LogConfig {
   int rank = 0;
   int world_size = 1;
-  std::string log_dir;          // empty: console only; else <log_dir>/rank-N.log for this rank
-  bool verbose = false;         // debug-level lines too
+  std::string log_dir;             // empty: console only; else <log_dir>/rank-N.log for this rank
+  bool verbose = false;            // debug-level lines too
   bool console_all_ranks = false;  // every rank on the console (warnings and errors always are)
 };
 

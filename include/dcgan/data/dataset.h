@@ -23,8 +23,8 @@ struct Manifest {
   int schema_version = kSchemaVersion;
   std::vector<ShardEntry> shards;
   int64_t total = 0;
-  int size = 0;      // images are size x size
-  int channels = 0;  // 1 or 3
+  int size = 0;                         // images are size x size
+  int channels = 0;                     // 1 or 3
   std::vector<std::string> attr_names;  // empty unless the source had attributes (CelebA)
   int64_t skipped = 0;                  // unreadable inputs left out at pack time
   std::string source;                   // celeba | folder | idx | synthetic
@@ -48,9 +48,9 @@ class ShardDataset {
   ShardDataset& operator=(const ShardDataset&) = delete;
 
   const Manifest& manifest() const;
-  int64_t size() const;         // total images
-  size_t image_bytes() const;   // size * size * channels
-  int image_size() const;       // height == width
+  int64_t size() const;        // total images
+  size_t image_bytes() const;  // size * size * channels
+  int image_size() const;      // height == width
   int channels() const;
 
   // Reads images `indices[0..n)` (global positions, 0..size()) into `out`, HWC uint8 each,
@@ -63,7 +63,7 @@ class ShardDataset {
 
   // Per-image metadata, read on demand; empty when the data set has none.
   std::vector<int64_t> read_labels(int shard_idx);
-  std::vector<int8_t> read_attrs(int shard_idx);  // [count, attr_names.size()]
+  std::vector<int8_t> read_attrs(int shard_idx);          // [count, attr_names.size()]
   std::vector<uint8_t> read_shard_images(int shard_idx);  // the whole shard, [count, H, W, C]
 
  private:

@@ -10,15 +10,15 @@
 namespace dcgan::data::schema {
 
 // Datasets inside each shard-NNNNN.h5.
-inline constexpr const char* kImages = "images";        // uint8 [N, H, W, C]
-inline constexpr const char* kIndex = "index";          // int64 [N], position in the source order
-inline constexpr const char* kFilenames = "filenames";  // fixed-length strings [N]
-inline constexpr const char* kAttrs = "attrs";          // int8 [N, A] (celeba)
-inline constexpr const char* kAttrNames = "attr_names"; // fixed-length strings [A]
-inline constexpr const char* kLabels = "labels";        // int64 [N] (idx, folder)
+inline constexpr const char* kImages = "images";         // uint8 [N, H, W, C]
+inline constexpr const char* kIndex = "index";           // int64 [N], position in the source order
+inline constexpr const char* kFilenames = "filenames";   // fixed-length strings [N]
+inline constexpr const char* kAttrs = "attrs";           // int8 [N, A] (celeba)
+inline constexpr const char* kAttrNames = "attr_names";  // fixed-length strings [A]
+inline constexpr const char* kLabels = "labels";         // int64 [N] (idx, folder)
 
 // Limits checked before anything is allocated from numbers read out of files.
-inline constexpr int kMaxImageSize = 4096;              // pixels per side
+inline constexpr int kMaxImageSize = 4096;  // pixels per side
 inline constexpr int64_t kMaxShardImages = int64_t{1} << 31;
 inline constexpr int64_t kMaxTotalImages = int64_t{1} << 36;
 inline constexpr int64_t kMaxShards = 1 << 20;

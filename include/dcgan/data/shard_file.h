@@ -29,8 +29,8 @@ class ShardFile {
   void read_one(int64_t local_idx, uint8_t* out);
 
   std::vector<int64_t> read_index();
-  std::vector<int64_t> read_labels();   // empty when the shard has none
-  std::vector<int8_t> read_attrs();     // [count, attrs]; empty when none
+  std::vector<int64_t> read_labels();  // empty when the shard has none
+  std::vector<int8_t> read_attrs();    // [count, attrs]; empty when none
   std::vector<std::string> read_filenames();
 
  private:

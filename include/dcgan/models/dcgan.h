@@ -22,8 +22,8 @@ struct DcganOptions {
   NormFactory norm;         // empty: BatchNorm2d
 };
 
-// ConvT(nz->8ngf,4,1,0) BN ReLU, ConvT(->4ngf) BN ReLU, ConvT(->2ngf) BN ReLU, ConvT(->ngf) BN ReLU,
-// ConvT(ngf->nc,4,2,1) Tanh at 64; 32 drops one middle block, 128 adds one. Bias-free convs.
+// ConvT(nz->8ngf,4,1,0) BN ReLU, ConvT(->4ngf) BN ReLU, ConvT(->2ngf) BN ReLU, ConvT(->ngf) BN
+// ReLU, ConvT(ngf->nc,4,2,1) Tanh at 64; 32 drops one middle block, 128 adds one. Bias-free convs.
 // forward: z [B, nz, 1, 1] -> images [B, nc, S, S] in [-1, 1].
 class GeneratorImpl : public torch::nn::Module {
  public:

@@ -20,7 +20,7 @@ namespace dcgan::train {
 struct HostBatch {
   torch::Tensor images;  // uint8 [B, H, W, C] on the host (pinned when loading for CUDA)
   int64_t epoch = 0;
-  int64_t batch = 0;     // global batch index within the epoch
+  int64_t batch = 0;  // global batch index within the epoch
 };
 
 class BatchLoader {
@@ -28,8 +28,8 @@ class BatchLoader {
   // Starts reading at batch `batch` of `epoch` and runs through epochs without end. The loader
   // owns the dataset from now on (ShardDataset is not thread-safe). depth >= 1 batches are kept
   // ready. `pin` allocates page-locked buffers (CUDA training).
-  BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
-              int64_t batch, bool pin, int depth = 2);
+  BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch, int64_t batch,
+              bool pin, int depth = 2);
   ~BatchLoader() noexcept;  // stops and joins the thread
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;

@@ -43,7 +43,7 @@ struct CheckpointInfo {
   int format_version = 0;
   TrainCursor cursor;
   TrainConfig config;
-  RunShape shape;   // image_size, channels, world_size at save time
+  RunShape shape;  // image_size, channels, world_size at save time
   // The model's options (nz, ngf, ndf, channels, image_size); norm = plain BatchNorm2d, whose
   // parameter/buffer names sync-BN shares, so any checkpoint loads into it.
   models::DcganOptions model_options() const;
@@ -58,7 +58,7 @@ struct TrainingState {
   torch::Tensor* fixed_noise = nullptr;
   at::Generator* z_generator = nullptr;  // the latent-noise RNG (CPU)
   TrainCursor* cursor = nullptr;
-  bool cuda_rng = false;                 // save/restore the default CUDA generator too
+  bool cuda_rng = false;  // save/restore the default CUDA generator too
 };
 
 // Accepts a run directory (follows checkpoints/latest), its checkpoints/ directory, or a

@@ -9,9 +9,9 @@ namespace dcgan::train {
 
 struct TrainConfig {
   // Run.
-  std::string data;   // packed data set directory (manifest.json + shards)
-  std::string out;    // run directory
-  std::string resume; // "" = fresh run; "latest" = <out>/checkpoints/latest; else a path
+  std::string data;    // packed data set directory (manifest.json + shards)
+  std::string out;     // run directory
+  std::string resume;  // "" = fresh run; "latest" = <out>/checkpoints/latest; else a path
   // Per invocation, like `resume` (never written to config.toml).
   bool overwrite = false;  // a fresh run over old checkpoints moves them to <out>.old-<time>
   double lock_wait = 0;    // seconds to wait for another trainer's lock on <out>
@@ -22,22 +22,22 @@ struct TrainConfig {
   // Schedule.
   int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
   int64_t epochs = 5;
-  int64_t steps = 0;         // > 0 overrides epochs
+  int64_t steps = 0;  // > 0 overrides epochs
   double lr = 2e-4;
   double beta1 = 0.5;
   double beta2 = 0.999;
-  double real_label = 1.0;   // < 1 gives one-sided label smoothing
+  double real_label = 1.0;  // < 1 gives one-sided label smoothing
   int64_t seed = 999;
   // Periodic work, in steps.
   int64_t log_every = 50;
   int64_t sample_every = 500;
   int64_t ckpt_every = 500;
-  int64_t keep = 3;          // checkpoints kept
+  int64_t keep = 3;  // checkpoints kept
   // Placement.
   std::string device = "auto";  // auto | cpu | cuda
   int64_t threads = 0;          // CPU threads; 0 = cores available / local ranks
   // Data parallel.
-  std::string backend = "auto"; // auto | nccl | mpi
+  std::string backend = "auto";  // auto | nccl | mpi
   double bucket_mb = 4.0;
   bool sync_bn = false;
   int64_t check_every = 100;    // cross-rank consistency check period (0 = only at checkpoints)
@@ -47,7 +47,7 @@ struct TrainConfig {
   // Debugging.
   bool deterministic = false;
   bool detect_anomaly = false;
-  bool check_nan = false;       // check every loss and gradient each phase, naming the tensor
+  bool check_nan = false;  // check every loss and gradient each phase, naming the tensor
   bool verbose = false;
 };
 

@@ -22,7 +22,8 @@ struct MetricsRecord {
 // The JSON object of one record, one line, fields in the order above (non-finite -> null).
 std::string metrics_json(const MetricsRecord& record);
 
-// The PyTorch tutorial's console line: "[e/E][i/N]\tLoss_D: ...\tLoss_G: ...\tD(x): ...\tD(G(z)): a / b".
+// The PyTorch tutorial's console line: "[e/E][i/N]\tLoss_D: ...\tLoss_G: ...\tD(x): ...\tD(G(z)): a
+// / b".
 std::string console_line(const MetricsRecord& record, int64_t epochs, int64_t batch,
                          int64_t batches_per_epoch);
 

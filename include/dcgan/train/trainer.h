@@ -13,8 +13,8 @@
 #include <torch/torch.h>
 
 #include "dcgan/data/dataset.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/config.h"
@@ -29,7 +29,7 @@ class Trainer {
  public:
   // `dataset` is handed to the loader thread during run(). `stop` (optional) is polled after
   // every step; a non-zero value on any rank stops every rank at the same step.
-  Trainer(TrainConfig config, dist::Communicator& comm, data::ShardDataset& dataset,
+  Trainer(TrainConfig config, distributed::Communicator& comm, data::ShardDataset& dataset,
           torch::Device device, const std::atomic<int>* stop = nullptr);
   ~Trainer();
   Trainer(const Trainer&) = delete;
@@ -52,7 +52,7 @@ class Trainer {
 
  private:
   void build_models();
-  void start_state();           // fresh init or resume, then rank 0's state to every rank
+  void start_state();  // fresh init or resume, then rank 0's state to every rank
   TrainingState state_view();
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void check_same_resume_step();
@@ -67,7 +67,7 @@ class Trainer {
   void prepare_run_dir();
 
   TrainConfig config_;
-  dist::Communicator& comm_;
+  distributed::Communicator& comm_;
   data::ShardDataset& dataset_;
   torch::Device device_;
   const std::atomic<int>* stop_;
@@ -80,8 +80,8 @@ class Trainer {
   models::Discriminator discriminator_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_g_;
   std::unique_ptr<torch::optim::Adam> opt_d_;
-  std::unique_ptr<dist::GradReducer> reducer_g_;
-  std::unique_ptr<dist::GradReducer> reducer_d_;
+  std::unique_ptr<distributed::GradReducer> reducer_g_;
+  std::unique_ptr<distributed::GradReducer> reducer_d_;
   std::unique_ptr<GanStep> step_;
   torch::Tensor fixed_noise_;
   at::Generator z_generator_;

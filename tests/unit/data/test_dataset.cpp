@@ -105,9 +105,11 @@ TEST(ShardDataset, RefusesBadManifests) {
   EXPECT_NE(mutate("\"total\": 5", "\"total\": 6").find("add up to 5"), std::string::npos);
   EXPECT_NE(mutate("\"count\": 5", "\"count\": -1").find("'count' = -1"), std::string::npos);
   EXPECT_NE(mutate("shard-00000.h5", "../etc/x.h5").find("not shard-NNNNN.h5"), std::string::npos);
-  EXPECT_NE(mutate("\"schema_version\": 1", "\"schema_version\": 9").find("schema_version 9"), std::string::npos);
+  EXPECT_NE(mutate("\"schema_version\": 1", "\"schema_version\": 9").find("schema_version 9"),
+            std::string::npos);
   EXPECT_NE(mutate("\"crop\"", "\"crap\"").find("missing field 'crop'"), std::string::npos);
-  EXPECT_NE(mutate("\"total\": 5", "\"total\": \"5\"").find("'total' has the wrong type"), std::string::npos);
+  EXPECT_NE(mutate("\"total\": 5", "\"total\": \"5\"").find("'total' has the wrong type"),
+            std::string::npos);
 }
 
 TEST(ShardDataset, RefusesShardsThatDisagreeWithTheManifest) {

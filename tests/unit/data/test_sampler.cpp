@@ -46,7 +46,8 @@ TEST(EpochSampler, RanksSplitEachGlobalBatchAndDropThePartialOne) {
       const auto batch = ranks[static_cast<size_t>(r)].rank_batch(2, k);
       ASSERT_EQ(batch.size(), static_cast<size_t>(b));
       for (int64_t j = 0; j < b; ++j) {
-        EXPECT_EQ(batch[static_cast<size_t>(j)], perm[static_cast<size_t>(k * b * world + r * b + j)]);
+        EXPECT_EQ(batch[static_cast<size_t>(j)],
+                  perm[static_cast<size_t>(k * b * world + r * b + j)]);
         EXPECT_TRUE(seen.insert(batch[static_cast<size_t>(j)]).second);
       }
     }

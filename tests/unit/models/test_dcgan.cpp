@@ -80,7 +80,8 @@ TEST(Dcgan, ConvolutionsAreBiasFree) {
   Generator g(DcganOptions{});
   Discriminator d(DcganOptions{});
   int64_t conv_weights = 0;
-  for (auto* net : {static_cast<torch::nn::Module*>(g.get()), static_cast<torch::nn::Module*>(d.get())}) {
+  for (auto* net :
+       {static_cast<torch::nn::Module*>(g.get()), static_cast<torch::nn::Module*>(d.get())}) {
     for (const auto& item : net->named_parameters()) {
       if (item.value().dim() == 4) ++conv_weights;
       // Every bias belongs to a norm layer (1-D weight beside it), never to a conv.
@@ -102,9 +103,12 @@ InitStats gather(torch::nn::Module& module) {
   for (const auto& item : module.named_parameters()) {
     const auto& key = item.key();
     auto flat = item.value().detach().flatten();
-    if (item.value().dim() == 4) conv.push_back(flat);
-    else if (key.size() > 7 && key.substr(key.size() - 7) == ".weight") norm_weight.push_back(flat);
-    else norm_bias.push_back(flat);
+    if (item.value().dim() == 4)
+      conv.push_back(flat);
+    else if (key.size() > 7 && key.substr(key.size() - 7) == ".weight")
+      norm_weight.push_back(flat);
+    else
+      norm_bias.push_back(flat);
   }
   return {torch::cat(conv), torch::cat(norm_weight), torch::cat(norm_bias)};
 }
@@ -115,7 +119,8 @@ TEST(Dcgan, InitMatchesTheTutorialDistributions) {
   Discriminator d(DcganOptions{});
   init_weights(*g);
   init_weights(*d);
-  for (auto* net : {static_cast<torch::nn::Module*>(g.get()), static_cast<torch::nn::Module*>(d.get())}) {
+  for (auto* net :
+       {static_cast<torch::nn::Module*>(g.get()), static_cast<torch::nn::Module*>(d.get())}) {
     const auto s = gather(*net);
     // Millions of conv draws: the sample mean and std sit within a few 1e-5 of N(0, 0.02).
     EXPECT_NEAR(s.conv.mean().item<double>(), 0.0, 2e-4);

@@ -53,7 +53,8 @@ NamedTensors read_tensors(const std::string& index_path, const std::string& data
 }
 
 void add_state(NamedTensors& out, const std::string& prefix, torch::nn::Module& net) {
-  for (const auto& item : net.named_parameters()) out.emplace_back(prefix + item.key(), item.value());
+  for (const auto& item : net.named_parameters())
+    out.emplace_back(prefix + item.key(), item.value());
   for (const auto& item : net.named_buffers()) {
     if (item.value().is_floating_point()) out.emplace_back(prefix + item.key(), item.value());
   }
@@ -93,9 +94,10 @@ void check_against_torch(const DcganOptions& options) {
     mine["eval.d_real"] = d->forward(x);
   }
 
-  const auto command = dcgan::str(python, " ", test::source_path("tests/unit/models/make_torch_outputs.py"),
-                                   " ", dir.path(), " ", options.image_size, " ", options.nz, " ",
-                                   options.ngf, " ", options.ndf, " ", options.channels, " 2>&1");
+  const auto command =
+      dcgan::str(python, " ", test::source_path("tests/unit/models/make_torch_outputs.py"), " ",
+                 dir.path(), " ", options.image_size, " ", options.nz, " ", options.ngf, " ",
+                 options.ndf, " ", options.channels, " 2>&1");
   std::string output;
   ASSERT_EQ(test::run_command(command, &output), 0) << output;
   const auto theirs = read_tensors(dir / "out.index.txt", dir / "out.bin");

@@ -71,13 +71,15 @@ TEST(PackSynthetic, RoundTripPixelsAndShardSplit) {
   for (int i : {0, 9, 10, 24}) {
     synthetic_image(7, i, 32, 3, expected);
     EXPECT_TRUE(std::equal(expected.pixels.begin(), expected.pixels.end(),
-                           all.begin() + i * ds.image_bytes())) << "image " << i;
+                           all.begin() + i * ds.image_bytes()))
+        << "image " << i;
   }
   // Random order through the reader equals the sequential read; so does the in-memory cache.
   const int64_t picks[3] = {24, 3, 11};
   std::vector<uint8_t> some(3 * ds.image_bytes());
   ds.read(picks, 3, some.data());
-  EXPECT_TRUE(std::equal(some.begin(), some.begin() + ds.image_bytes(), all.begin() + 24 * ds.image_bytes()));
+  EXPECT_TRUE(std::equal(some.begin(), some.begin() + ds.image_bytes(),
+                         all.begin() + 24 * ds.image_bytes()));
   ds.cache_in_memory();
   std::vector<uint8_t> cached(3 * ds.image_bytes());
   ds.read(picks, 3, cached.data());
@@ -143,7 +145,8 @@ TEST(PackIdx, ImagesWithoutLabelsPackWithNoLabelsStored) {
 
 TEST(PackFolder, ClassesAreFirstLevelSubfolders) {
   test::ScratchDir dir("prep");
-  for (const char* cls : {"cat", "dog"}) fs::create_directories(dir / (std::string("in/") + cls + "/sub"));
+  for (const char* cls : {"cat", "dog"})
+    fs::create_directories(dir / (std::string("in/") + cls + "/sub"));
   Image img;
   const char* files[] = {"in/cat/a.png", "in/cat/sub/b.png", "in/dog/c.png"};
   for (int i = 0; i < 3; ++i) {
@@ -160,7 +163,9 @@ TEST(PackFolder, ClassesAreFirstLevelSubfolders) {
   data::ShardFile shard(dir / "out/shard-00000.h5", ds.manifest().shards[0], ds.manifest());
   EXPECT_EQ(shard.read_filenames()[1], "cat/sub/b.png");
   fs::create_directories(dir / "empty");
-  EXPECT_NE(expect_data_error([&] { run_pack(options("folder", dir / "empty", dir / "o2")); }).find("empty"),
+  EXPECT_NE(expect_data_error([&] {
+              run_pack(options("folder", dir / "empty", dir / "o2"));
+            }).find("empty"),
             std::string::npos);
 }
 
@@ -192,7 +197,8 @@ TEST_P(PackCeleba, LayoutSplitsAttrsAndBadFiles) {
   // Pixels equal the pipeline applied to the file.
   Pipeline pipe({32, 3, CropSpec{}, false});
   std::vector<uint8_t> expected(ds.image_bytes());
-  const std::string images = f.kaggle ? f.root + "/img_align_celeba/img_align_celeba/" : f.root + "/img_align_celeba/";
+  const std::string images =
+      f.kaggle ? f.root + "/img_align_celeba/img_align_celeba/" : f.root + "/img_align_celeba/";
   pipe.run_file(images + "000005.jpg", expected.data());
   const int64_t i3 = 3;
   std::vector<uint8_t> got(ds.image_bytes());
@@ -217,7 +223,9 @@ INSTANTIATE_TEST_SUITE_P(BothLayouts, PackCeleba, ::testing::Values(false, true)
 
 TEST(PackCelebaErrors, MissingRootAndMissingPartition) {
   test::ScratchDir dir("prep");
-  EXPECT_NE(expect_data_error([&] { run_pack(options("celeba", dir / "nope", dir / "o")); }).find(dir / "nope"),
+  EXPECT_NE(expect_data_error([&] {
+              run_pack(options("celeba", dir / "nope", dir / "o"));
+            }).find(dir / "nope"),
             std::string::npos);
   CelebaFixtureOptions f;
   f.root = dir / "celeba";
@@ -228,7 +236,8 @@ TEST(PackCelebaErrors, MissingRootAndMissingPartition) {
   EXPECT_EQ(run_pack(o).written, 3);  // the lists are optional
   o.source.split = "test";
   o.overwrite = true;
-  EXPECT_NE(expect_data_error([&] { run_pack(o); }).find("list_eval_partition.txt"), std::string::npos);
+  EXPECT_NE(expect_data_error([&] { run_pack(o); }).find("list_eval_partition.txt"),
+            std::string::npos);
 }
 
 std::vector<std::string> shard_hashes(const std::string& dir) {

@@ -82,13 +82,13 @@ TEST(TransformPlan, TorchvisionGeometry) {
   EXPECT_EQ(p.full_w, 64);
   EXPECT_EQ(p.full_h, 78);  // int(64 * 218 / 178) = 78
   EXPECT_EQ(p.out_x, 0);
-  EXPECT_EQ(p.out_y, 7);    // round((78 - 64) / 2)
+  EXPECT_EQ(p.out_y, 7);                     // round((78 - 64) / 2)
   p = plan_transform(rc, 130, 64, 64, "x");  // landscape: 130 wide -> full 130, (130-64)/2 = 33
   EXPECT_EQ(p.full_w, 130);
   EXPECT_EQ(p.out_x, 33);
-  p = plan_transform(rc, 65, 64, 64, "x");   // (65-64)/2 = 0.5 rounds to even: 0
+  p = plan_transform(rc, 65, 64, 64, "x");  // (65-64)/2 = 0.5 rounds to even: 0
   EXPECT_EQ(p.out_x, 0);
-  p = plan_transform(rc, 67, 64, 64, "x");   // 1.5 rounds to even: 2
+  p = plan_transform(rc, 67, 64, 64, "x");  // 1.5 rounds to even: 2
   EXPECT_EQ(p.out_x, 2);
   p = plan_transform(parse_crop("box:89,121,128"), 178, 218, 64, "x");
   EXPECT_EQ(p.src_x, 25);

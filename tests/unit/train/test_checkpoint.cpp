@@ -52,9 +52,7 @@ struct Saved {
   train::RunShape shape{32, 3, 1, "cpu"};
 };
 
-std::string latest(const ScratchDir& run) {
-  return read_file(run / "checkpoints/latest");
-}
+std::string latest(const ScratchDir& run) { return read_file(run / "checkpoints/latest"); }
 
 TEST(Checkpoint, RoundTripRestoresEveryTensorAndRng) {
   ScratchDir run("dcgan-ckpt");
@@ -98,7 +96,8 @@ TEST(Checkpoint, WrongShapeIsRefusedNamingTheMismatch) {
     train::restore_checkpoint(dir, wider.state(), wider.config, wider.shape);
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("ngf is 8 in the checkpoint but 16 now"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("ngf is 8 in the checkpoint but 16 now"),
+              std::string::npos)
         << e.what();
     EXPECT_EQ(e.code(), ExitCode::kUsage);
   }
@@ -107,9 +106,11 @@ TEST(Checkpoint, WrongShapeIsRefusedNamingTheMismatch) {
     train::load_module_checked(dir + "/generator.pt", *wider.gan.g, "generator");
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("generator: tensor 'main.0.weight' has shape [16, 32, 4, 4] "
-                                         "in the checkpoint but [16, 64, 4, 4] in the model"),
-              std::string::npos) << e.what();
+    EXPECT_NE(
+        std::string(e.what()).find("generator: tensor 'main.0.weight' has shape [16, 32, 4, 4] "
+                                   "in the checkpoint but [16, 64, 4, 4] in the model"),
+        std::string::npos)
+        << e.what();
   }
 }
 
@@ -135,8 +136,10 @@ TEST(Checkpoint, FailedSaveLeavesThePreviousCheckpoint) {
   }
   setrlimit(RLIMIT_FSIZE, &old_limit);
   std::signal(SIGXFSZ, old_handler);
-  EXPECT_NE(message.find("cannot write checkpoint file " + run.path() + "/checkpoints/.tmp-step-000003"),
-            std::string::npos) << message;
+  EXPECT_NE(
+      message.find("cannot write checkpoint file " + run.path() + "/checkpoints/.tmp-step-000003"),
+      std::string::npos)
+      << message;
   EXPECT_NE(message.find("the previous checkpoint is intact"), std::string::npos) << message;
   EXPECT_EQ(latest(run), "step-000002\n");
   EXPECT_EQ(read_file(first + "/checkpoint.toml"), fingerprint);
@@ -156,7 +159,8 @@ TEST(Checkpoint, KeepsTheNewestAndResolvesPaths) {
   run_command("ls -A " + run / "checkpoints", &listing);
   EXPECT_EQ(listing, "latest\nstep-000030\nstep-000040\n");
   EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints"), run / "checkpoints/step-000040");
-  EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints/step-000030"), run / "checkpoints/step-000030");
+  EXPECT_EQ(train::resolve_checkpoint_dir(run / "checkpoints/step-000030"),
+            run / "checkpoints/step-000030");
   EXPECT_THROW(train::resolve_checkpoint_dir(run / "samples"), UsageError);
 }
 

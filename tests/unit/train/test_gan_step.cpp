@@ -49,7 +49,8 @@ std::vector<torch::Tensor> running_stats(torch::nn::Module& net) {
   std::vector<torch::Tensor> out;
   for (const auto& b : net.named_buffers()) {
     const std::string& k = b.key();
-    if (k.size() >= 12 && (k.rfind("running_mean") == k.size() - 12 || k.rfind("running_var") == k.size() - 11)) {
+    if (k.size() >= 12 &&
+        (k.rfind("running_mean") == k.size() - 12 || k.rfind("running_var") == k.size() - 11)) {
       out.push_back(b.value());
     }
   }
@@ -60,7 +61,8 @@ std::vector<torch::Tensor> running_stats(torch::nn::Module& net) {
 // the tutorial's step verbatim; losses, D outputs, updated parameters and BN statistics must agree.
 TEST(GanStep, MatchesIndependentPythonStep) {
   const char* python = std::getenv("DCGAN_PYTHON");
-  if (python == nullptr || *python == '\0') GTEST_SKIP() << "DCGAN_PYTHON is not set (ctest sets it)";
+  if (python == nullptr || *python == '\0')
+    GTEST_SKIP() << "DCGAN_PYTHON is not set (ctest sets it)";
   ScratchDir dir("dcgan-step");
   TinyGan gan(/*seed=*/7);
   torch::manual_seed(11);
@@ -68,8 +70,10 @@ TEST(GanStep, MatchesIndependentPythonStep) {
   const torch::Tensor z = torch::randn({8, 16, 1, 1});
   const auto g_params = gan.g->parameters();
   const auto d_params = gan.d->parameters();
-  for (size_t i = 0; i < g_params.size(); ++i) write_raw(g_params[i], dir / ("g_" + std::to_string(i) + ".bin"));
-  for (size_t i = 0; i < d_params.size(); ++i) write_raw(d_params[i], dir / ("d_" + std::to_string(i) + ".bin"));
+  for (size_t i = 0; i < g_params.size(); ++i)
+    write_raw(g_params[i], dir / ("g_" + std::to_string(i) + ".bin"));
+  for (size_t i = 0; i < d_params.size(); ++i)
+    write_raw(d_params[i], dir / ("d_" + std::to_string(i) + ".bin"));
   write_raw(real, dir / "real.bin");
   write_raw(z, dir / "z.bin");
   std::ofstream(dir / "manifest.json")
@@ -80,8 +84,11 @@ TEST(GanStep, MatchesIndependentPythonStep) {
   torch::set_num_threads(1);
   const train::StepResult result = gan.step->run(real, z, 1);
   std::string output;
-  ASSERT_EQ(run_command(std::string(python) + " " + source_path("tests/unit/train/reference_step.py") +
-                            " " + dir.path(), &output), 0) << output;
+  ASSERT_EQ(run_command(std::string(python) + " " +
+                            source_path("tests/unit/train/reference_step.py") + " " + dir.path(),
+                        &output),
+            0)
+      << output;
 
   const std::string json = read_file(dir / "results.json");
   const auto stats = result.stats.cpu();
@@ -92,7 +99,8 @@ TEST(GanStep, MatchesIndependentPythonStep) {
   EXPECT_NEAR(stats[train::kDGz2].item<double>(), json_number(json, "d_g_z2"), 1e-5);
   auto compare = [&](const std::vector<torch::Tensor>& mine, const std::string& prefix) {
     for (size_t i = 0; i < mine.size(); ++i) {
-      const torch::Tensor ref = read_raw(dir / (prefix + std::to_string(i) + ".bin"), mine[i].sizes());
+      const torch::Tensor ref =
+          read_raw(dir / (prefix + std::to_string(i) + ".bin"), mine[i].sizes());
       EXPECT_LE((mine[i] - ref).abs().max().item<double>(), 1e-5) << prefix << i;
     }
   };

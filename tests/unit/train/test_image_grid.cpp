@@ -41,9 +41,9 @@ TEST(ImageGrid, KnownValuesPaddingAndLayout) {
     for (int64_t i = 0; i < h * w; ++i)
       images[k][0][i / w][i % w] = kValues[(k * 3 + i) % kValues.size()];
   const auto d = round_trip(images, /*nrow=*/2, pad);
-  ASSERT_EQ(d.width, 2 * (w + pad) + pad);   // 14
-  ASSERT_EQ(d.height, 2 * (h + pad) + pad);  // 10
-  ASSERT_EQ(d.channels, 3);                  // grey is replicated to RGB, as make_grid does
+  ASSERT_EQ(d.width, 2 * (w + pad) + pad);           // 14
+  ASSERT_EQ(d.height, 2 * (h + pad) + pad);          // 10
+  ASSERT_EQ(d.channels, 3);                          // grey is replicated to RGB, as make_grid does
   std::vector<int> expected(d.width * d.height, 0);  // padding and the empty cell: 0
   for (int64_t k = 0; k < n; ++k) {
     const int64_t y0 = (k / 2) * (h + pad) + pad, x0 = (k % 2) * (w + pad) + pad;
@@ -52,7 +52,8 @@ TEST(ImageGrid, KnownValuesPaddingAndLayout) {
   }
   for (int y = 0; y < d.height; ++y)
     for (int x = 0; x < d.width; ++x)
-      for (int c = 0; c < 3; ++c) ASSERT_EQ(d.at(y, x, c), expected[y * d.width + x]) << y << "," << x;
+      for (int c = 0; c < 3; ++c)
+        ASSERT_EQ(d.at(y, x, c), expected[y * d.width + x]) << y << "," << x;
 }
 
 TEST(ImageGrid, ColourChannelsKeepTheirOrder) {

@@ -47,7 +47,7 @@ class TrainerTest : public ::testing::Test {
   int train(const train::TrainConfig& c, const std::function<void(train::Trainer&)>& inspect = {},
             const std::atomic<int>* stop = nullptr,
             const std::function<void(int64_t)>& after_step = {}) {
-    auto comm = dist::make_local_communicator();
+    auto comm = distributed::make_local_communicator();
     data::ShardDataset dataset(c.data);
     train::Trainer trainer(c, *comm, dataset, torch::kCPU, stop);
     trainer.after_step = after_step;
@@ -89,7 +89,8 @@ std::vector<int64_t> metric_steps(const std::string& path) {
   std::vector<int64_t> steps;
   std::istringstream in(read_file(path));
   std::string line;
-  while (std::getline(in, line)) steps.push_back(std::atoll(line.c_str() + line.find("\"step\": ") + 8));
+  while (std::getline(in, line))
+    steps.push_back(std::atoll(line.c_str() + line.find("\"step\": ") + 8));
   return steps;
 }
 
@@ -111,21 +112,26 @@ std::string state_lines(const std::string& path) {
 TEST_F(TrainerTest, ResumeIsBitIdentical) {
   ScratchDir straight_dir("dcgan-straight"), resumed_dir("dcgan-resumed");
   Snapshot straight, resumed;
-  ASSERT_EQ(train(config(straight_dir.path(), 12), [&](train::Trainer& t) { straight = Snapshot::of(t); }), 0);
+  ASSERT_EQ(train(config(straight_dir.path(), 12),
+                  [&](train::Trainer& t) { straight = Snapshot::of(t); }),
+            0);
   train::TrainConfig first = config(resumed_dir.path(), 6);
   first.ckpt_every = 5;  // the resume point (6) is the end-of-run checkpoint, not a periodic one
   ASSERT_EQ(train(first), 0);
   EXPECT_EQ(read_file(resumed_dir / "checkpoints/latest"), "step-000006\n");
   train::TrainConfig second = config(resumed_dir.path(), 12);
   second.resume = "latest";
-  ASSERT_EQ(train(second, [&](train::Trainer& t) {
-              EXPECT_EQ(t.cursor().step, 12);
-              EXPECT_EQ(t.cursor().epoch, 1);
-              EXPECT_EQ(t.cursor().batch, 4);
-              resumed = Snapshot::of(t);
-            }), 0);
+  ASSERT_EQ(train(second,
+                  [&](train::Trainer& t) {
+                    EXPECT_EQ(t.cursor().step, 12);
+                    EXPECT_EQ(t.cursor().epoch, 1);
+                    EXPECT_EQ(t.cursor().batch, 4);
+                    resumed = Snapshot::of(t);
+                  }),
+            0);
   expect_identical(straight, resumed);
-  EXPECT_EQ(metric_steps(resumed_dir / "metrics.jsonl"), (std::vector<int64_t>{2, 4, 6, 8, 10, 12}));
+  EXPECT_EQ(metric_steps(resumed_dir / "metrics.jsonl"),
+            (std::vector<int64_t>{2, 4, 6, 8, 10, 12}));
   EXPECT_EQ(state_lines(straight_dir / "checkpoints/step-000012/checkpoint.toml"),
             state_lines(resumed_dir / "checkpoints/step-000012/checkpoint.toml"));
 }
@@ -138,16 +144,17 @@ TEST_F(TrainerTest, MetricsSamplesAndConfigAreWritten) {
   int lines = 0;
   while (std::getline(in, line)) {
     ++lines;
-    for (const char* key : {"\"epoch\": 0", "\"loss_d\": ", "\"loss_g\": ", "\"d_x\": ",
-                            "\"d_g_z1\": ", "\"d_g_z2\": ", "\"images_per_s\": ", "\"lr_d\": 0.0002",
-                            "\"lr_g\": 0.0002"}) {
+    for (const char* key :
+         {"\"epoch\": 0", "\"loss_d\": ", "\"loss_g\": ", "\"d_x\": ", "\"d_g_z1\": ",
+          "\"d_g_z2\": ", "\"images_per_s\": ", "\"lr_d\": 0.0002", "\"lr_g\": 0.0002"}) {
       EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
     }
     EXPECT_EQ(line.find("null"), std::string::npos) << line;
   }
   EXPECT_EQ(lines, 3);
   EXPECT_EQ(metric_steps(run / "metrics.jsonl"), (std::vector<int64_t>{2, 4, 6}));
-  for (const char* png : {"samples/real.png", "samples/step-000004.png", "samples/step-000006.png"}) {
+  for (const char* png :
+       {"samples/real.png", "samples/step-000004.png", "samples/step-000006.png"}) {
     int w = 0, h = 0, c = 0;
     const auto pixels = train::read_png(run / png, &w, &h, &c);
     EXPECT_EQ(w, 8 * (32 + 2) + 2) << png;
@@ -168,12 +175,16 @@ TEST_F(TrainerTest, StopSignalSavesAndReturns75) {
   ScratchDir run("dcgan-stop");
   std::atomic<int> stop{0};
   int64_t stopped_at = -1;
-  const int code = train(config(run.path(), 12), [&](train::Trainer& t) { stopped_at = t.cursor().step; },
-                         &stop, [&](int64_t step) { if (step == 3) stop = 10; });
+  const int code = train(
+      config(run.path(), 12), [&](train::Trainer& t) { stopped_at = t.cursor().step; }, &stop,
+      [&](int64_t step) {
+        if (step == 3) stop = 10;
+      });
   EXPECT_EQ(code, 75);
   EXPECT_EQ(stopped_at, 3);
   EXPECT_EQ(read_file(run / "checkpoints/latest"), "step-000003\n");
-  EXPECT_NE(read_file(run / "checkpoints/step-000003/checkpoint.toml").find("step = 3\n"), std::string::npos);
+  EXPECT_NE(read_file(run / "checkpoints/step-000003/checkpoint.toml").find("step = 3\n"),
+            std::string::npos);
 }
 
 TEST_F(TrainerTest, ResumeWithOtherShapesIsRefused) {
@@ -186,7 +197,9 @@ TEST_F(TrainerTest, ResumeWithOtherShapesIsRefused) {
     train(wider);
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("ndf is 8 in the checkpoint but 16 now"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("ndf is 8 in the checkpoint but 16 now"),
+              std::string::npos)
+        << e.what();
   }
 }
 

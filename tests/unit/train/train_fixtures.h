@@ -7,8 +7,8 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/gan_step.h"
 #include "support/test_support.h"
@@ -31,17 +31,17 @@ struct TinyGan {
     auto adam_options = torch::optim::AdamOptions(lr).betas({0.5, 0.999});
     opt_g = std::make_unique<torch::optim::Adam>(g->parameters(), adam_options);
     opt_d = std::make_unique<torch::optim::Adam>(d->parameters(), adam_options);
-    comm = dist::make_local_communicator();
-    reducer_g = std::make_unique<dist::GradReducer>(g->parameters(), *comm, 1 << 20);
-    reducer_d = std::make_unique<dist::GradReducer>(d->parameters(), *comm, 1 << 20);
+    comm = distributed::make_local_communicator();
+    reducer_g = std::make_unique<distributed::GradReducer>(g->parameters(), *comm, 1 << 20);
+    reducer_d = std::make_unique<distributed::GradReducer>(d->parameters(), *comm, 1 << 20);
     step = std::make_unique<train::GanStep>(g, d, *opt_g, *opt_d, *reducer_g, *reducer_d, *comm,
                                             train::StepOptions{});
   }
   models::Generator g{nullptr};
   models::Discriminator d{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_g, opt_d;
-  std::unique_ptr<dist::Communicator> comm;
-  std::unique_ptr<dist::GradReducer> reducer_g, reducer_d;
+  std::unique_ptr<distributed::Communicator> comm;
+  std::unique_ptr<distributed::GradReducer> reducer_g, reducer_d;
   std::unique_ptr<train::GanStep> step;
 };
 

@@ -3,17 +3,18 @@
 #include <torch/torch.h>
 
 #include "dcgan/common/errors.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/sync_batch_norm.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/sync_batch_norm.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 constexpr double kTol = 1e-6;
 
 void expect_close(const torch::Tensor& got, const torch::Tensor& want, const char* what) {
   ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  const double err = (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
+  const double err =
+      (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
   const double scale = std::max(1.0, want.abs().max().item<double>());
   EXPECT_LE(err / scale, kTol) << what << ": max abs error " << err;
 }
@@ -72,7 +73,8 @@ TEST(SyncBatchNorm2d, FrozenParametersPassTheInputGradientThrough) {
   torch::manual_seed(4);
   SyncBatchNorm2d sync(3, *comm);
   torch::nn::BatchNorm2d plain(3);
-  for (auto* m : {static_cast<torch::nn::Module*>(sync.get()), static_cast<torch::nn::Module*>(plain.get())}) {
+  for (auto* m : {static_cast<torch::nn::Module*>(sync.get()),
+                  static_cast<torch::nn::Module*>(plain.get())}) {
     for (auto& p : m->parameters()) p.set_requires_grad(false);
   }
   const torch::Tensor x = torch::randn({3, 3, 4, 4}) + 2;
@@ -95,4 +97,4 @@ TEST(SyncBatchNorm2d, WorksAsAnAnyModuleAndRefusesBadInput) {
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include "dcgan/common/errors.h"
-#include "dcgan/dist/communicator.h"
+#include "dcgan/distributed/communicator.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 TEST(LocalCommunicator, IsRankZeroOfOne) {
@@ -55,4 +55,4 @@ TEST(AllReduceMeanHost, ReturnsTheValuesAtWorldOneWithoutTouchingThem) {
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

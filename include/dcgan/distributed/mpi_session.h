@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 class MpiSession {
  public:
@@ -35,4 +35,4 @@ class MpiSession {
   int local_size_ = 1;
 };
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -1,6 +1,6 @@
 // SyncBatchNorm2d: global batch statistics in forward (one all-gather of per-rank mean, M2 and
 // count) and global gradient sums in backward (one all-reduce of 2*C floats).
-#include "dcgan/dist/sync_batch_norm.h"
+#include "dcgan/distributed/sync_batch_norm.h"
 
 #include <cstdint>
 
@@ -8,7 +8,7 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 using torch::autograd::AutogradContext;
@@ -28,8 +28,9 @@ GlobalStats global_stats(const torch::Tensor& input, Communicator& comm) {
   const auto channels = input.size(1);
   const double local_count = static_cast<double>(input.numel() / channels);
   auto [var, mean] = torch::var_mean(input, {0, 2, 3}, /*correction=*/0, /*keepdim=*/false);
-  torch::Tensor packed = torch::cat({mean.to(torch::kFloat64), var.to(torch::kFloat64) * local_count,
-                                     torch::full({1}, local_count, mean.options().dtype(torch::kFloat64))});
+  torch::Tensor packed =
+      torch::cat({mean.to(torch::kFloat64), var.to(torch::kFloat64) * local_count,
+                  torch::full({1}, local_count, mean.options().dtype(torch::kFloat64))});
   torch::Tensor all;
   comm.all_gather(packed, all);  // [W, 2C+1]
   const torch::Tensor means = all.narrow(1, 0, channels);
@@ -47,8 +48,8 @@ GlobalStats global_stats(const torch::Tensor& input, Communicator& comm) {
 struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& input,
                                const torch::Tensor& weight, const torch::Tensor& bias,
-                               const torch::Tensor& mean, const torch::Tensor& invstd,
-                               double count, int64_t comm_address) {
+                               const torch::Tensor& mean, const torch::Tensor& invstd, double count,
+                               int64_t comm_address) {
     ctx->save_for_backward({input, weight, mean, invstd});
     ctx->saved_data["count"] = count;
     ctx->saved_data["comm"] = comm_address;
@@ -83,8 +84,8 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
     const torch::Tensor grad_input =
         (grad_out - per_channel(mean_dy) - xmu * per_channel(invstd * invstd * mean_dy_xmu)) *
         per_channel(invstd * weight);
-    return {grad_input, grad_weight, grad_bias, torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    return {grad_input,      grad_weight,     grad_bias,      torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -104,7 +105,8 @@ SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(int64_t num_features, Communicator& com
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
   if (input.dim() != 4 || input.size(1) != weight.size(0)) {
     throw Error(dcgan::str(log::rank_tag(), " SyncBatchNorm2d(", weight.size(0),
-                           "): expected input [N, ", weight.size(0), ", H, W], got ", input.sizes()));
+                           "): expected input [N, ", weight.size(0), ", H, W], got ",
+                           input.sizes()));
   }
   if (!is_training()) {
     return torch::batch_norm(input, weight, bias, running_mean, running_var, /*training=*/false,
@@ -115,8 +117,10 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
     torch::NoGradGuard no_grad;
     stats = global_stats(input.detach(), *comm_);
     if (stats.count <= 1) {
-      throw Error(dcgan::str(log::rank_tag(), " SyncBatchNorm2d: expected more than 1 value per "
-                             "channel over all ranks in training, got input ", input.sizes()));
+      throw Error(dcgan::str(log::rank_tag(),
+                             " SyncBatchNorm2d: expected more than 1 value per "
+                             "channel over all ranks in training, got input ",
+                             input.sizes()));
     }
     // Like torch's BatchNorm: the running variance is unbiased over the global batch.
     const torch::Tensor var_unbiased = stats.var_biased * (stats.count / (stats.count - 1));
@@ -130,4 +134,4 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& input) {
                                       static_cast<int64_t>(reinterpret_cast<intptr_t>(comm_)));
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -1,5 +1,5 @@
 // MpiSession: MPI start-up and shutdown, ranks, and the srun-without-PMIx guard.
-#include "dcgan/dist/mpi_session.h"
+#include "dcgan/distributed/mpi_session.h"
 
 #include <mpi.h>
 
@@ -10,7 +10,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int initialized = 0;
@@ -24,7 +24,8 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &world_size_));
   MPI_Comm local = MPI_COMM_NULL;
-  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local));
+  MPI_CHECK(
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local));
   MPI_CHECK(MPI_Comm_rank(local, &local_rank_));
   MPI_CHECK(MPI_Comm_size(local, &local_size_));
   MPI_CHECK(MPI_Comm_free(&local));
@@ -57,4 +58,4 @@ void MpiSession::abort(int exit_code) const {
   std::_Exit(exit_code);  // MPI_Abort does not return; this keeps [[noreturn]] honest
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -1,5 +1,5 @@
-// The main of every tests/mpi/test_dist_* binary: MPI session, one communicator shared by the
-// tests, and an exit code that is non-zero on every rank when any rank failed.
+// The main of every tests/mpi/test_distributed_* binary: MPI session, one communicator shared by
+// the tests, and an exit code that is non-zero on every rank when any rank failed.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "dcgan/common/log.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/mpi_session.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/mpi_session.h"
 
-namespace dcgan::dist::test {
+namespace dcgan::distributed::test {
 
 // The communicator of the running binary (MPI backend, CPU).
 inline Communicator*& world() {
@@ -44,4 +44,4 @@ inline int run_mpi_tests(int argc, char** argv) {
   return worst.item<int>();
 }
 
-}  // namespace dcgan::dist::test
+}  // namespace dcgan::distributed::test

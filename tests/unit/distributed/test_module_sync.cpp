@@ -4,17 +4,18 @@
 
 #include <cstring>
 
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/module_sync.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/module_sync.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 TEST(TensorChecksum, EqualBytesGiveEqualSumsAndOneFlippedBitChangesIt) {
   const torch::Tensor a = torch::randn({3, 17});
   const torch::Tensor b = a.clone();
   EXPECT_EQ(tensor_checksum(a), tensor_checksum(b));
-  EXPECT_EQ(tensor_checksum(a.t().contiguous().t()), tensor_checksum(a));  // logical order, not storage layout
+  EXPECT_EQ(tensor_checksum(a.t().contiguous().t()),
+            tensor_checksum(a));  // logical order, not storage layout
   torch::Tensor c = a.clone();
   int32_t bits = 0;
   float* last = c.data_ptr<float>() + c.numel() - 1;  // in the tail after the 8-byte words
@@ -23,7 +24,8 @@ TEST(TensorChecksum, EqualBytesGiveEqualSumsAndOneFlippedBitChangesIt) {
   std::memcpy(last, &bits, 4);
   EXPECT_NE(tensor_checksum(c), tensor_checksum(a));
   // -0.0 and 0.0 compare equal as numbers but are different bits: replicas must be bit-identical.
-  EXPECT_NE(tensor_checksum(torch::tensor({0.0f, 1.0f})), tensor_checksum(torch::tensor({-0.0f, 1.0f})));
+  EXPECT_NE(tensor_checksum(torch::tensor({0.0f, 1.0f})),
+            tensor_checksum(torch::tensor({-0.0f, 1.0f})));
 }
 
 TEST(ModuleSyncLocal, WorldOneLeavesTheModuleAsItIs) {
@@ -40,4 +42,4 @@ TEST(ModuleSyncLocal, WorldOneLeavesTheModuleAsItIs) {
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

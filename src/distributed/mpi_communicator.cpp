@@ -10,7 +10,7 @@
 #include "dcgan/common/str.h"
 #include "wire_types.h"
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 namespace {
 
 // MPI counts are int; larger tensors go in chunks of at most this many elements.
@@ -48,7 +48,8 @@ class MpiCommunicator final : public Communicator {
     require_contiguous(in, "all_gather");
     const WireType type = wire_type(in.scalar_type(), "all_gather");
     if (in.numel() > kMaxChunkElements) {
-      throw Error(dcgan::str(log::rank_tag(), " all_gather: ", in.numel(), " elements exceed MPI's int count"));
+      throw Error(dcgan::str(log::rank_tag(), " all_gather: ", in.numel(),
+                             " elements exceed MPI's int count"));
     }
     torch::Tensor host_in = in.to(torch::kCPU);
     std::vector<int64_t> shape{world_size_};
@@ -65,7 +66,8 @@ class MpiCommunicator final : public Communicator {
  private:
   void check_root(int root) const {
     if (root < 0 || root >= world_size_) {
-      throw Error(dcgan::str(log::rank_tag(), " broadcast: root ", root, " outside [0, ", world_size_, ")"));
+      throw Error(dcgan::str(log::rank_tag(), " broadcast: root ", root, " outside [0, ",
+                             world_size_, ")"));
     }
   }
 
@@ -103,4 +105,4 @@ std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session) {
   return std::make_unique<MpiCommunicator>(session);
 }
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail

@@ -1,5 +1,5 @@
 // Replica synchronisation and the consistency guard (see module_sync.h).
-#include "dcgan/dist/module_sync.h"
+#include "dcgan/distributed/module_sync.h"
 
 #include <cstring>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 bool ends_with(const std::string& text, const std::string& suffix) {
@@ -22,7 +22,8 @@ int average_bn_running_stats(torch::nn::Module& module, Communicator& comm) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> stats;
   for (const auto& item : module.named_buffers(/*recurse=*/true)) {
-    const bool is_stat = ends_with(item.key(), "running_mean") || ends_with(item.key(), "running_var");
+    const bool is_stat =
+        ends_with(item.key(), "running_mean") || ends_with(item.key(), "running_var");
     if (is_stat && item.value().is_floating_point()) stats.push_back(item.value());
   }
   if (stats.empty() || comm.world_size() == 1) return static_cast<int>(stats.size());
@@ -89,12 +90,13 @@ void check_replicas_consistent(torch::nn::Module& module, const std::string& mod
     for (int r = 1; r < comm.world_size(); ++r) {
       if (table[r][j] == table[0][j]) continue;
       throw Error(dcgan::str(log::rank_tag(), " replicas diverged: ", module_name, " parameter '",
-                      params[static_cast<size_t>(j)].key(), "' differs between rank 0 and rank ", r,
-                      " (checksums ", std::hex, table[0][j], " vs ", table[r][j], std::dec,
-                      "). HINT: every rank must apply the same averaged update; check for "
-                      "rank-dependent code paths or a non-deterministic kernel"));
+                             params[static_cast<size_t>(j)].key(),
+                             "' differs between rank 0 and rank ", r, " (checksums ", std::hex,
+                             table[0][j], " vs ", table[r][j], std::dec,
+                             "). HINT: every rank must apply the same averaged update; check for "
+                             "rank-dependent code paths or a non-deterministic kernel"));
     }
   }
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

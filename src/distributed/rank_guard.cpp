@@ -1,16 +1,17 @@
 // One rank's failure ends the job (see rank_guard.h).
-#include "dcgan/dist/rank_guard.h"
+#include "dcgan/distributed/rank_guard.h"
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
-int run_rank_guarded(const char* tool, const MpiSession& session, const std::function<int()>& body) {
+int run_rank_guarded(const char* tool, const MpiSession& session,
+                     const std::function<int()>& body) {
   const int code = run_guarded(tool, body);
-  const bool failed = code != static_cast<int>(ExitCode::kOk) &&
-                      code != static_cast<int>(ExitCode::kPreempted);
+  const bool failed =
+      code != static_cast<int>(ExitCode::kOk) && code != static_cast<int>(ExitCode::kPreempted);
   if (failed && session.world_size() > 1) {
     log::error(std::string(tool) + ": ending all ranks of the job (MPI_Abort, exit code " +
                std::to_string(code) + ")");
@@ -19,4 +20,4 @@ int run_rank_guarded(const char* tool, const MpiSession& session, const std::fun
   return code;
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

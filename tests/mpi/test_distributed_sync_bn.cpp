@@ -3,11 +3,11 @@
 // inside a small network whose gradients the GradReducer averages.
 #include <algorithm>
 
-#include "dcgan/dist/grad_reducer.h"
-#include "dcgan/dist/sync_batch_norm.h"
-#include "test_dist_main.h"
+#include "dcgan/distributed/grad_reducer.h"
+#include "dcgan/distributed/sync_batch_norm.h"
+#include "test_distributed_main.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 using test::world;
@@ -15,7 +15,8 @@ constexpr double kRelTol = 1e-5;
 
 void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
   ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  const double err = (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
+  const double err =
+      (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
   const double scale = std::max(1e-3, want.abs().max().item<double>());
   EXPECT_LE(err / scale, kRelTol) << what << ": max abs error " << err << " at scale " << scale;
 }
@@ -75,10 +76,12 @@ TEST(SyncBatchNormMpi, NRanksTimesBEqualsOneRankTimesNb) {
 
 struct TinyNet : torch::nn::Module {
   TinyNet(torch::nn::AnyModule norm) {
-    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 4, 3).bias(false)));
+    conv1 =
+        register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(2, 4, 3).bias(false)));
     bn = register_module("bn", norm.ptr());
     norm_ = std::move(norm);
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 1, 4).bias(false)));
+    conv2 =
+        register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 1, 4).bias(false)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     return conv2(torch::leaky_relu(norm_.forward(conv1(x)), 0.2)).flatten();
@@ -107,12 +110,13 @@ TEST(SyncBatchNormMpi, NetworkGradientsAveragedByTheReducerEqualTheFullBatch) {
     ref.forward(full_x).pow(2).mean().backward();
     const auto got = net.named_parameters(), want = ref.named_parameters();
     for (const auto& p : want) {
-      expect_close(got[p.key()].grad(), p.value().grad(), p.key() + " grad, step " + std::to_string(step));
+      expect_close(got[p.key()].grad(), p.value().grad(),
+                   p.key() + " grad, step " + std::to_string(step));
     }
   }
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed
 
-int main(int argc, char** argv) { return dcgan::dist::test::run_mpi_tests(argc, argv); }
+int main(int argc, char** argv) { return dcgan::distributed::test::run_mpi_tests(argc, argv); }

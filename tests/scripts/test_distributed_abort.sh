@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A rank that throws must end the whole MPI job with a non-zero status within seconds, while its
 # peers are blocked in a collective (run_rank_guarded -> MPI_Abort). So must a rank killed by
-# SIGKILL (mpirun ends the job). Drives test_dist_comm's --abort-drill mode at 2 and 3 ranks.
+# SIGKILL (mpirun ends the job). Drives test_distributed_comm's --abort-drill mode at 2 and 3 ranks.
 set -euo pipefail
 # shellcheck source=../../launch/common.sh
 source "$DCGAN_SOURCE_DIR/launch/common.sh"
-bin="$DCGAN_BIN_DIR/test_dist_comm"
+bin="$DCGAN_BIN_DIR/test_distributed_comm"
 [ -x "$bin" ] || { echo "missing $bin"; exit 1; }
 limit_s=30
 

@@ -7,7 +7,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 
 // A non-blocking CUDA stream (it does not synchronise with the legacy default stream).
 class CudaStream {
@@ -60,6 +60,6 @@ class NcclComm {
   ncclComm_t comm_ = nullptr;
 };
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail
 
 #endif  // DCGAN_WITH_NCCL

@@ -18,7 +18,7 @@
 #include "dcgan/common/str.h"
 #include "wire_types.h"
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -37,8 +37,10 @@ int resolve_device(const MpiSession& session, const torch::Device& device) {
   }
   const int index = device.has_index() ? device.index() : session.local_rank() % visible;
   if (index >= visible) {
-    throw UsageError(dcgan::str("rank ", session.rank(), ": NCCL needs a CUDA device with an index "
-                                "below ", visible, ", got ", device.str()));
+    throw UsageError(dcgan::str("rank ", session.rank(),
+                                ": NCCL needs a CUDA device with an index "
+                                "below ",
+                                visible, ", got ", device.str()));
   }
   return index;
 }
@@ -46,11 +48,18 @@ int resolve_device(const MpiSession& session, const torch::Device& device) {
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(const CommConfig& config, const MpiSession& session, int device)
-      : rank_(session.rank()), world_size_(session.world_size()), device_(device),
-        timeout_(config.timeout), host_(make_mpi_communicator(session)), stream_(device_),
-        ready_(device_), done_(device_), comm_(init_comm()) {
-    log::info(dcgan::str("NCCL ", NCCL_MAJOR, ".", NCCL_MINOR, ".", NCCL_PATCH, " communicator on cuda:",
-                         device_, ", ", world_size_, " rank(s), timeout ", timeout_.count(), " s"));
+      : rank_(session.rank()),
+        world_size_(session.world_size()),
+        device_(device),
+        timeout_(config.timeout),
+        host_(make_mpi_communicator(session)),
+        stream_(device_),
+        ready_(device_),
+        done_(device_),
+        comm_(init_comm()) {
+    log::info(dcgan::str("NCCL ", NCCL_MAJOR, ".", NCCL_MINOR, ".", NCCL_PATCH,
+                         " communicator on cuda:", device_, ", ", world_size_, " rank(s), timeout ",
+                         timeout_.count(), " s"));
   }
 
   int rank() const override { return rank_; }
@@ -61,20 +70,23 @@ class NcclCommunicator final : public Communicator {
     if (!tensor.is_cuda()) return host_->all_reduce(tensor, op);
     const WireType type = checked(tensor, "all_reduce");
     run("all_reduce", tensor.nbytes(), [&](cudaStream_t stream) {
-      return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                           type.nccl, nccl_op(op), comm_.get(), stream);
+      return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
+                           static_cast<size_t>(tensor.numel()), type.nccl, nccl_op(op), comm_.get(),
+                           stream);
     });
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
     if (!tensor.is_cuda()) return host_->broadcast(tensor, root);
     if (root < 0 || root >= world_size_) {
-      throw Error(dcgan::str(log::rank_tag(), " broadcast: root ", root, " outside [0, ", world_size_, ")"));
+      throw Error(dcgan::str(log::rank_tag(), " broadcast: root ", root, " outside [0, ",
+                             world_size_, ")"));
     }
     const WireType type = checked(tensor, "broadcast");
     run("broadcast", tensor.nbytes(), [&](cudaStream_t stream) {
-      return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), static_cast<size_t>(tensor.numel()),
-                           type.nccl, root, comm_.get(), stream);
+      return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
+                           static_cast<size_t>(tensor.numel()), type.nccl, root, comm_.get(),
+                           stream);
     });
   }
 
@@ -94,8 +106,8 @@ class NcclCommunicator final : public Communicator {
   // A one-element NCCL all-reduce: it proves every rank reached this point and that the NCCL
   // communicator still works, under the same deadline as every other wait.
   void barrier() override {
-    torch::Tensor token = torch::ones({1}, torch::TensorOptions().dtype(torch::kInt32).device(
-                                               torch::kCUDA, device_));
+    torch::Tensor token =
+        torch::ones({1}, torch::TensorOptions().dtype(torch::kInt32).device(torch::kCUDA, device_));
     all_reduce(token, ReduceOp::kSum);
   }
 
@@ -128,7 +140,8 @@ class NcclCommunicator final : public Communicator {
     for (;;) {
       ncclResult_t state = ncclSuccess;
       const ncclResult_t rc = ncclCommGetAsyncError(comm, &state);
-      if (rc != ncclSuccess) fail(comm, what, dcgan::str("ncclCommGetAsyncError: ", ncclGetErrorString(rc)));
+      if (rc != ncclSuccess)
+        fail(comm, what, dcgan::str("ncclCommGetAsyncError: ", ncclGetErrorString(rc)));
       if (state == ncclSuccess) return;
       if (state != ncclInProgress) fail(comm, what, ncclGetErrorString(state));
       if (Clock::now() > deadline) fail(comm, what, "timed out while in progress");
@@ -163,8 +176,9 @@ class NcclCommunicator final : public Communicator {
         fail(comm_.get(), what, dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
       }
       if (Clock::now() > deadline) {
-        fail(comm_.get(), what, dcgan::str("no completion within ", timeout_.count(), " s (",
-                                           bytes, " bytes); a peer is dead or stuck"));
+        fail(comm_.get(), what,
+             dcgan::str("no completion within ", timeout_.count(), " s (", bytes,
+                        " bytes); a peer is dead or stuck"));
       }
       std::this_thread::yield();
     }
@@ -203,6 +217,6 @@ std::unique_ptr<Communicator> make_nccl_communicator(const CommConfig& config,
   return std::make_unique<NcclCommunicator>(config, session, resolve_device(session, device));
 }
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail
 
 #endif  // DCGAN_WITH_NCCL

@@ -1,11 +1,11 @@
 // GradReducer: the flat gradient buffer, its buckets, and their averaging across ranks.
-#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/distributed/grad_reducer.h"
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes)
     : params_(std::move(params)), comm_(comm) {
@@ -16,8 +16,9 @@ GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, 
   for (size_t i = 0; i < params_.size(); ++i) {
     const torch::Tensor& p = params_[i];
     if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device()) {
-      throw Error(dcgan::str("GradReducer: parameter ", i, " is ", p.scalar_type(), " on ", p.device(),
-                      ", the first is ", options.dtype(), " on ", options.device()));
+      throw Error(dcgan::str("GradReducer: parameter ", i, " is ", p.scalar_type(), " on ",
+                             p.device(), ", the first is ", options.dtype(), " on ",
+                             options.device()));
     }
     offsets_.push_back(total);
     total += p.numel();
@@ -30,7 +31,8 @@ GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, 
 void GradReducer::point_grads_at_flat() {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    params_[i].mutable_grad() = flat_.narrow(0, offsets_[i], params_[i].numel()).view(params_[i].sizes());
+    params_[i].mutable_grad() =
+        flat_.narrow(0, offsets_[i], params_[i].numel()).view(params_[i].sizes());
   }
 }
 
@@ -78,15 +80,18 @@ void GradReducer::zero_grad() {
 bool GradReducer::grad_is_view(size_t i) const {
   const torch::Tensor& grad = params_[i].grad();
   if (!grad.defined()) return false;
-  const auto* expected = static_cast<const char*>(flat_.data_ptr()) + offsets_[i] * flat_.element_size();
+  const auto* expected =
+      static_cast<const char*>(flat_.data_ptr()) + offsets_[i] * flat_.element_size();
   return grad.data_ptr() == expected && grad.sizes() == params_[i].sizes();
 }
 
 void GradReducer::add(const torch::Tensor& param) {
   const auto it = index_of_param_.find(param.unsafeGetTensorImpl());
-  if (it == index_of_param_.end()) throw Error("GradReducer::add: not one of this reducer's parameters");
+  if (it == index_of_param_.end())
+    throw Error("GradReducer::add: not one of this reducer's parameters");
   const size_t i = it->second;
-  if (added_[i]) throw Error(dcgan::str("GradReducer::add: parameter ", i, " added twice in one round"));
+  if (added_[i])
+    throw Error(dcgan::str("GradReducer::add: parameter ", i, " added twice in one round"));
   added_[i] = true;
   Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_param_[i])];
   if (--bucket.pending == 0) reduce_bucket(bucket);
@@ -95,9 +100,10 @@ void GradReducer::add(const torch::Tensor& param) {
 void GradReducer::require_views() const {
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!grad_is_view(i)) {
-      throw Error(dcgan::str("GradReducer: the .grad of parameter ", i, " (shape ", params_[i].sizes(),
-                      ") is no longer a view of the flat buffer. HINT: call the reducer's "
-                      "zero_grad(), not the optimizer's, before backward"));
+      throw Error(dcgan::str("GradReducer: the .grad of parameter ", i, " (shape ",
+                             params_[i].sizes(),
+                             ") is no longer a view of the flat buffer. HINT: call the reducer's "
+                             "zero_grad(), not the optimizer's, before backward"));
     }
   }
 }
@@ -135,4 +141,4 @@ void GradReducer::reduce_bucket(Bucket& bucket) {
   bucket.reduced = true;
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

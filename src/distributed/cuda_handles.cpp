@@ -26,7 +26,7 @@ void throw_nccl_error(int code, const char* expr, const char* file, int line) {
 
 }  // namespace dcgan::detail
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 namespace {
 
 void log_cuda_failure(cudaError_t rc, const char* what) noexcept {
@@ -44,7 +44,8 @@ CudaStream::~CudaStream() noexcept {
   if (stream_ != nullptr) log_cuda_failure(cudaStreamDestroy(stream_), "cudaStreamDestroy");
 }
 
-CudaStream::CudaStream(CudaStream&& other) noexcept : stream_(std::exchange(other.stream_, nullptr)) {}
+CudaStream::CudaStream(CudaStream&& other) noexcept
+    : stream_(std::exchange(other.stream_, nullptr)) {}
 
 CudaStream& CudaStream::operator=(CudaStream&& other) noexcept {
   if (this != &other) {
@@ -88,6 +89,6 @@ void NcclComm::abort() noexcept {
   comm_ = nullptr;
 }
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail
 
 #endif  // DCGAN_WITH_NCCL

@@ -1,14 +1,14 @@
 // Backend choice, the single-rank local communicator, and host-side metric averaging.
-#include "dcgan/dist/communicator.h"
+#include "dcgan/distributed/communicator.h"
 
 #include "backends.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
-#include "dcgan/dist/mpi_session.h"
+#include "dcgan/distributed/mpi_session.h"
 #include "wire_types.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 // World size 1 without MPI: reductions and broadcasts leave the tensor as it is. It still checks
@@ -49,7 +49,8 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
     throw UsageError(dcgan::str("--backend: '", backend, "' is not one of auto, nccl, mpi"));
   }
   if (config.timeout.count() <= 0) {
-    throw UsageError(dcgan::str("--comm-timeout: must be positive, got ", config.timeout.count(), " s"));
+    throw UsageError(
+        dcgan::str("--comm-timeout: must be positive, got ", config.timeout.count(), " s"));
   }
 #ifdef DCGAN_WITH_NCCL
   constexpr bool kHaveNccl = true;
@@ -58,12 +59,13 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
 #endif
   const bool want_nccl = backend == "nccl" || (backend == "auto" && device.is_cuda() && kHaveNccl);
   if (want_nccl && !device.is_cuda()) {
-    throw UsageError(dcgan::str("--backend nccl needs a CUDA device, but the run uses ", device.str(),
-                         ". HINT: use --backend mpi (or auto) for CPU runs"));
+    throw UsageError(dcgan::str("--backend nccl needs a CUDA device, but the run uses ",
+                                device.str(), ". HINT: use --backend mpi (or auto) for CPU runs"));
   }
   if (want_nccl && !kHaveNccl) {
-    throw UsageError("--backend nccl: this build has no NCCL. HINT: rebuild with NCCL found "
-                     "(cmake -DNCCL_ROOT=...) or use --backend mpi");
+    throw UsageError(
+        "--backend nccl: this build has no NCCL. HINT: rebuild with NCCL found "
+        "(cmake -DNCCL_ROOT=...) or use --backend mpi");
   }
 #ifdef DCGAN_WITH_NCCL
   if (want_nccl) return detail::make_nccl_communicator(config, session, device);
@@ -79,4 +81,4 @@ torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& valu
   return values.is_floating_point() ? sum.to(values.scalar_type()) : sum;
 }
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

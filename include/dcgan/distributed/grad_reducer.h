@@ -8,9 +8,9 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/dist/communicator.h"
+#include "dcgan/distributed/communicator.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 class GradReducer {
  public:
@@ -47,8 +47,8 @@ class GradReducer {
   struct Bucket {
     int64_t offset = 0;  // elements into flat_
     int64_t numel = 0;
-    int size = 0;        // parameters in the bucket
-    int pending = 0;     // parameters not yet add()ed in this round
+    int size = 0;     // parameters in the bucket
+    int pending = 0;  // parameters not yet add()ed in this round
     bool reduced = false;
   };
   void point_grads_at_flat();
@@ -68,4 +68,4 @@ class GradReducer {
   Communicator& comm_;
 };
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -1,6 +1,6 @@
 // MPI backend under mpiexec: collectives, gradient averaging and replica sync give closed-form
 // results for rank-dependent inputs. `--abort-drill` instead runs the dead-peer drill that
-// tests/scripts/test_dist_abort.sh times: the last rank throws while the others wait in a
+// tests/scripts/test_distributed_abort.sh times: the last rank throws while the others wait in a
 // collective, and the whole job must end non-zero within seconds.
 #include <chrono>
 #include <csignal>
@@ -9,12 +9,12 @@
 #include <thread>
 
 #include "dcgan/common/errors.h"
-#include "dcgan/dist/grad_reducer.h"
-#include "dcgan/dist/module_sync.h"
-#include "dcgan/dist/rank_guard.h"
-#include "test_dist_main.h"
+#include "dcgan/distributed/grad_reducer.h"
+#include "dcgan/distributed/module_sync.h"
+#include "dcgan/distributed/rank_guard.h"
+#include "test_distributed_main.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 using test::world;
@@ -31,7 +31,8 @@ void expect_reductions_exact(torch::ScalarType dtype, T scale) {
   comm.all_reduce(sum, ReduceOp::kSum);
   comm.all_reduce(max, ReduceOp::kMax);
   comm.all_reduce(min, ReduceOp::kMin);
-  EXPECT_TRUE(sum.equal((index1 * (w * (w + 1) / 2 * static_cast<double>(scale))).to(dtype))) << sum;
+  EXPECT_TRUE(sum.equal((index1 * (w * (w + 1) / 2 * static_cast<double>(scale))).to(dtype)))
+      << sum;
   EXPECT_TRUE(max.equal((index1 * (w * static_cast<double>(scale))).to(dtype))) << max;
   EXPECT_TRUE(min.equal((index1 * static_cast<double>(scale)).to(dtype))) << min;
 }
@@ -47,7 +48,8 @@ TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
   const torch::Device cpu(torch::kCPU);
   EXPECT_THROW(make_communicator(CommConfig{"gloo"}, session, cpu), UsageError);
   EXPECT_THROW(make_communicator(CommConfig{"nccl"}, session, cpu), UsageError);
-  EXPECT_THROW(make_communicator(CommConfig{"mpi", std::chrono::seconds(0)}, session, cpu), UsageError);
+  EXPECT_THROW(make_communicator(CommConfig{"mpi", std::chrono::seconds(0)}, session, cpu),
+               UsageError);
   EXPECT_EQ(make_communicator(CommConfig{"auto"}, session, cpu)->backend_name(), "mpi");
   const int gpus = static_cast<int>(torch::cuda::device_count());
   if (gpus >= session.local_size()) GTEST_SKIP() << gpus << " GPU(s): enough for NCCL here";
@@ -59,7 +61,9 @@ TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
     const std::string message = e.what();
 #ifdef DCGAN_WITH_NCCL
     EXPECT_NE(message.find(std::to_string(session.local_size()) + " ranks on this node but " +
-                           std::to_string(gpus) + " visible GPU(s)"), std::string::npos) << message;
+                           std::to_string(gpus) + " visible GPU(s)"),
+              std::string::npos)
+        << message;
     EXPECT_NE(message.find("HINT: start at most"), std::string::npos) << message;
 #else
     EXPECT_NE(message.find("no NCCL"), std::string::npos) << message;
@@ -67,8 +71,12 @@ TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
   }
 }
 
-TEST(MpiCommunicator, AllReduceSumMaxMinExactFloat) { expect_reductions_exact<float>(torch::kFloat32, 0.25f); }
-TEST(MpiCommunicator, AllReduceSumMaxMinExactDouble) { expect_reductions_exact<double>(torch::kFloat64, 1.0 / 1024); }
+TEST(MpiCommunicator, AllReduceSumMaxMinExactFloat) {
+  expect_reductions_exact<float>(torch::kFloat32, 0.25f);
+}
+TEST(MpiCommunicator, AllReduceSumMaxMinExactDouble) {
+  expect_reductions_exact<double>(torch::kFloat64, 1.0 / 1024);
+}
 TEST(MpiCommunicator, AllReduceSumMaxMinExactInt64) {
   expect_reductions_exact<int64_t>(torch::kInt64, int64_t{1} << 40);
 }
@@ -193,7 +201,7 @@ int abort_drill(int argc, char** argv) {
   const bool kill_rank = argc > 2 && std::strcmp(argv[2], "kill") == 0;
   MpiSession session(&argc, &argv);
   log::init({session.rank(), session.world_size(), "", false, true});
-  return run_rank_guarded("test_dist_comm", session, [&] {
+  return run_rank_guarded("test_distributed_comm", session, [&] {
     auto comm = make_communicator(CommConfig{"mpi"}, session, torch::Device(torch::kCPU));
     if (session.rank() == session.world_size() - 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -207,11 +215,11 @@ int abort_drill(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "--abort-drill") == 0) {
-    return dcgan::dist::abort_drill(argc, argv);
+    return dcgan::distributed::abort_drill(argc, argv);
   }
-  return dcgan::dist::test::run_mpi_tests(argc, argv);
+  return dcgan::distributed::test::run_mpi_tests(argc, argv);
 }

@@ -5,10 +5,10 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/module_sync.h"  // average_bn_running_stats, broadcast_module, checks
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/module_sync.h"  // average_bn_running_stats, broadcast_module, checks
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 // In training, forward all-gathers each rank's per-channel (mean, M2, count) and normalises with
 // the global mean and biased variance; backward all-reduces the per-channel sums of dy and
@@ -37,4 +37,4 @@ class SyncBatchNorm2dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SyncBatchNorm2d);
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -1,14 +1,14 @@
 // GradReducer with the local communicator: views, buckets, zeroing, averaging.
 #include <gtest/gtest.h>
 
-#include <limits>
 #include <torch/torch.h>
+#include <limits>
 
 #include "dcgan/common/errors.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/grad_reducer.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/grad_reducer.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 namespace {
 
 // Parameters of 10, 20, 30 and 40 floats (40, 80, 120, 160 bytes).
@@ -72,9 +72,9 @@ TEST(GradReducer, BucketsHoldWholeParametersUpToTheBucketSize) {
   auto params = make_params();
   // Filled from the last parameter: at 200 bytes {160} (160+120 > 200), {120, 80} (= 200), {40}.
   EXPECT_EQ(GradReducer(params, *comm, 200).num_buckets(), 3u);
-  EXPECT_EQ(GradReducer(params, *comm, 400).num_buckets(), 1u);   // all 400 bytes
-  EXPECT_EQ(GradReducer(params, *comm, 399).num_buckets(), 2u);   // {160,120,80} {40}
-  EXPECT_EQ(GradReducer(params, *comm, 1).num_buckets(), 4u);     // one per parameter
+  EXPECT_EQ(GradReducer(params, *comm, 400).num_buckets(), 1u);  // all 400 bytes
+  EXPECT_EQ(GradReducer(params, *comm, 399).num_buckets(), 2u);  // {160,120,80} {40}
+  EXPECT_EQ(GradReducer(params, *comm, 1).num_buckets(), 4u);    // one per parameter
   EXPECT_THROW(GradReducer(params, *comm, 0), UsageError);
 }
 
@@ -123,7 +123,8 @@ TEST(GradReducer, AverageSumsEachBucketOnceAndDividesByTheWorldSize) {
   IdenticalRanksCommunicator comm(4);
   auto params = make_params();
   GradReducer reducer(params, comm, 200);
-  for (size_t i = 0; i < params.size(); ++i) (params[i] * static_cast<double>(i + 1)).sum().backward();
+  for (size_t i = 0; i < params.size(); ++i)
+    (params[i] * static_cast<double>(i + 1)).sum().backward();
   const torch::Tensor before = reducer.flat().clone();  // 1,..,1, 2,..,2, 3,..., 4,...
   reducer.average();
   EXPECT_EQ(comm.reduced_numels, (std::vector<int64_t>{40, 50, 10}));  // buckets, last first
@@ -140,4 +141,4 @@ TEST(GradReducer, RefusesMixedDtypes) {
 }
 
 }  // namespace
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -20,12 +20,13 @@
 #include <nccl.h>
 #endif
 
-#include "dcgan/dist/communicator.h"
+#include "dcgan/distributed/communicator.h"
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 
 static_assert(sizeof(float) == 4 && sizeof(double) == 8, "MPI_FLOAT/MPI_DOUBLE sizes assumed");
-static_assert(sizeof(int32_t) == 4 && sizeof(int64_t) == 8, "MPI_INT32_T/MPI_INT64_T sizes assumed");
+static_assert(sizeof(int32_t) == 4 && sizeof(int64_t) == 8,
+              "MPI_INT32_T/MPI_INT64_T sizes assumed");
 
 struct WireType {
   MPI_Datatype mpi;
@@ -46,4 +47,4 @@ ncclRedOp_t nccl_op(ReduceOp op);
 // Throws Error unless `tensor` is defined and contiguous; `what` names the operation.
 void require_contiguous(const torch::Tensor& tensor, const std::string& what);
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail

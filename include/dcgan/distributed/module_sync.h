@@ -6,9 +6,9 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/dist/communicator.h"
+#include "dcgan/distributed/communicator.h"
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 // Averages every floating-point buffer whose name ends in running_mean or running_var across
 // ranks (one all-reduce), so every rank holds the same model before a checkpoint or a sample
@@ -29,4 +29,4 @@ void check_replicas_consistent(torch::nn::Module& module, const std::string& mod
 // The checksum used above (FNV-1a over the tensor's bytes, copied to the host if needed).
 uint64_t tensor_checksum(const torch::Tensor& tensor);
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

@@ -8,7 +8,7 @@
 
 #include <torch/torch.h>
 
-namespace dcgan::dist {
+namespace dcgan::distributed {
 
 class MpiSession;
 
@@ -38,7 +38,7 @@ class Communicator {
 };
 
 struct CommConfig {
-  std::string backend = "auto";  // auto | nccl | mpi
+  std::string backend = "auto";       // auto | nccl | mpi
   std::chrono::seconds timeout{600};  // NCCL: deadline of every wait before abort
 };
 
@@ -59,4 +59,4 @@ std::unique_ptr<Communicator> make_local_communicator();
 // otherwise); `values` is read, not modified.
 torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& values);
 
-}  // namespace dcgan::dist
+}  // namespace dcgan::distributed

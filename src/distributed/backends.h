@@ -5,10 +5,10 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/mpi_session.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/mpi_session.h"
 
-namespace dcgan::dist::detail {
+namespace dcgan::distributed::detail {
 
 // MPI_COMM_WORLD; CPU tensors in place, CUDA tensors staged through host memory.
 std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session);
@@ -20,4 +20,4 @@ std::unique_ptr<Communicator> make_nccl_communicator(const CommConfig& config,
                                                      const torch::Device& device);
 #endif
 
-}  // namespace dcgan::dist::detail
+}  // namespace dcgan::distributed::detail

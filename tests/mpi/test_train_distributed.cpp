@@ -9,8 +9,8 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/log.h"
 #include "dcgan/data/dataset.h"
-#include "dcgan/dist/communicator.h"
-#include "dcgan/dist/mpi_session.h"
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/mpi_session.h"
 #include "dcgan/train/fingerprint.h"
 #include "dcgan/train/image_grid.h"
 #include "dcgan/train/trainer.h"
@@ -19,8 +19,8 @@
 namespace dcgan::test {
 namespace {
 
-dist::MpiSession* g_session = nullptr;
-std::unique_ptr<dist::Communicator> g_comm;
+distributed::MpiSession* g_session = nullptr;
+std::unique_ptr<distributed::Communicator> g_comm;
 
 // Rank 0's string on every rank (paths of rank 0's scratch directories).
 std::string broadcast_string(const std::string& text) {
@@ -28,7 +28,8 @@ std::string broadcast_string(const std::string& text) {
   for (size_t i = 0; i < text.size() && i < 511; ++i) t[static_cast<int64_t>(i)] = text[i];
   g_comm->broadcast(t, 0);
   std::string out;
-  for (int64_t i = 0; i < 512 && t[i].item<int32_t>() != 0; ++i) out += static_cast<char>(t[i].item<int32_t>());
+  for (int64_t i = 0; i < 512 && t[i].item<int32_t>() != 0; ++i)
+    out += static_cast<char>(t[i].item<int32_t>());
   return out;
 }
 
@@ -58,8 +59,10 @@ class TrainDist : public ::testing::Test {
       std::string output;
       // A clean environment: inheriting this job's OMPI_* variables would make the tool's own
       // MPI_Init try to join this job instead of running as a singleton.
-      const std::string cmd = "env -i PATH=/usr/bin:/bin " + tool_path("dcgan-prep") + " pack --source synthetic --count 96 --size 32 "
-                              "--channels 3 --out " + data_->path() + "/set";
+      const std::string cmd = "env -i PATH=/usr/bin:/bin " + tool_path("dcgan-prep") +
+                              " pack --source synthetic --count 96 --size 32 "
+                              "--channels 3 --out " +
+                              data_->path() + "/set";
       if (run_command(cmd, &output) != 0) ADD_FAILURE() << cmd << "\n" << output;
     }
     g_comm->barrier();
@@ -83,7 +86,7 @@ class TrainDist : public ::testing::Test {
     return c;
   }
 
-  static int train(const train::TrainConfig& c, dist::Communicator& comm,
+  static int train(const train::TrainConfig& c, distributed::Communicator& comm,
                    const std::function<void(train::Trainer&)>& inspect = {},
                    const std::atomic<int>* stop = nullptr,
                    const std::function<void(int64_t)>& after_step = {}) {
@@ -101,10 +104,11 @@ std::unique_ptr<SharedDir> TrainDist::data_;
 
 // FNV-1a of G, D and both Adam states as one number, gathered from every rank.
 std::vector<int64_t> gathered_fingerprints(train::Trainer& t) {
-  const std::string joined = train::module_fingerprint(*t.generator()) +
-                             train::module_fingerprint(*t.discriminator()) +
-                             train::optimizer_fingerprint(t.opt_g()) + train::optimizer_fingerprint(t.opt_d());
-  torch::Tensor mine = torch::tensor({static_cast<int64_t>(std::hash<std::string>{}(joined))}, torch::kInt64);
+  const std::string joined =
+      train::module_fingerprint(*t.generator()) + train::module_fingerprint(*t.discriminator()) +
+      train::optimizer_fingerprint(t.opt_g()) + train::optimizer_fingerprint(t.opt_d());
+  torch::Tensor mine =
+      torch::tensor({static_cast<int64_t>(std::hash<std::string>{}(joined))}, torch::kInt64);
   torch::Tensor all = torch::empty({g_comm->world_size(), 1}, torch::kInt64);
   g_comm->all_gather(mine, all);
   std::vector<int64_t> out(all.data_ptr<int64_t>(), all.data_ptr<int64_t>() + all.numel());
@@ -114,7 +118,9 @@ std::vector<int64_t> gathered_fingerprints(train::Trainer& t) {
 TEST_F(TrainDist, ReplicasStayBitIdentical) {
   SharedDir run;
   std::vector<int64_t> prints;
-  ASSERT_EQ(train(config(run.path(), 6), *g_comm, [&](train::Trainer& t) { prints = gathered_fingerprints(t); }), 0);
+  ASSERT_EQ(train(config(run.path(), 6), *g_comm,
+                  [&](train::Trainer& t) { prints = gathered_fingerprints(t); }),
+            0);
   for (size_t r = 1; r < prints.size(); ++r) EXPECT_EQ(prints[r], prints[0]) << "rank " << r;
 }
 
@@ -137,39 +143,52 @@ TEST_F(TrainDist, SyncBnMatchesOneRankWithTheGlobalBatch) {
     return train::make_grid(t.generator()->forward(noise));
   };
   const torch::Tensor noise = torch::randn({16, 16, 1, 1}, at::detail::createCPUGenerator(5));
-  ASSERT_EQ(train(many, *g_comm, [&](train::Trainer& t) {
-              for (const auto& p : t.generator()->parameters()) many_tensors.push_back(p.detach().clone());
-              for (const auto& p : t.discriminator()->parameters()) many_tensors.push_back(p.detach().clone());
-              many_images = render(t, noise);
-            }), 0);
+  ASSERT_EQ(train(many, *g_comm,
+                  [&](train::Trainer& t) {
+                    for (const auto& p : t.generator()->parameters())
+                      many_tensors.push_back(p.detach().clone());
+                    for (const auto& p : t.discriminator()->parameters())
+                      many_tensors.push_back(p.detach().clone());
+                    many_images = render(t, noise);
+                  }),
+            0);
   if (g_comm->rank() == 0) {
     train::TrainConfig one = config(one_dir.path(), 4, 4 * world);
     one.sync_bn = true;
-    auto local = dist::make_local_communicator();
-    ASSERT_EQ(train(one, *local, [&](train::Trainer& t) {
-                std::vector<torch::Tensor> mine;
-                for (const auto& p : t.generator()->parameters()) mine.push_back(p.detach());
-                for (const auto& p : t.discriminator()->parameters()) mine.push_back(p.detach());
-                ASSERT_EQ(mine.size(), many_tensors.size());
-                for (size_t i = 0; i < mine.size(); ++i) {
-                  EXPECT_LE(relative_error(many_tensors[i], mine[i]), 1e-5) << "tensor " << i;
-                }
-                const torch::Tensor grey = render(t, noise);
-                EXPECT_LE((grey.to(torch::kInt32) - many_images.to(torch::kInt32)).abs().max().item<int>(), 2);
-              }), 0);
+    auto local = distributed::make_local_communicator();
+    ASSERT_EQ(
+        train(
+            one, *local,
+            [&](train::Trainer& t) {
+              std::vector<torch::Tensor> mine;
+              for (const auto& p : t.generator()->parameters()) mine.push_back(p.detach());
+              for (const auto& p : t.discriminator()->parameters()) mine.push_back(p.detach());
+              ASSERT_EQ(mine.size(), many_tensors.size());
+              for (size_t i = 0; i < mine.size(); ++i) {
+                EXPECT_LE(relative_error(many_tensors[i], mine[i]), 1e-5) << "tensor " << i;
+              }
+              const torch::Tensor grey = render(t, noise);
+              EXPECT_LE(
+                  (grey.to(torch::kInt32) - many_images.to(torch::kInt32)).abs().max().item<int>(),
+                  2);
+            }),
+        0);
   }
 }
 
 TEST_F(TrainDist, ResumeIsBitIdentical) {
   SharedDir straight_dir, resumed_dir;
   std::vector<int64_t> straight, resumed;
-  ASSERT_EQ(train(config(straight_dir.path(), 8), *g_comm, [&](train::Trainer& t) { straight = gathered_fingerprints(t); }), 0);
+  ASSERT_EQ(train(config(straight_dir.path(), 8), *g_comm,
+                  [&](train::Trainer& t) { straight = gathered_fingerprints(t); }),
+            0);
   train::TrainConfig first = config(resumed_dir.path(), 5);
   first.ckpt_every = 3;
   ASSERT_EQ(train(first, *g_comm), 0);
   train::TrainConfig second = config(resumed_dir.path(), 8);
   second.resume = "latest";
-  ASSERT_EQ(train(second, *g_comm, [&](train::Trainer& t) { resumed = gathered_fingerprints(t); }), 0);
+  ASSERT_EQ(train(second, *g_comm, [&](train::Trainer& t) { resumed = gathered_fingerprints(t); }),
+            0);
   EXPECT_EQ(straight, resumed);
 }
 
@@ -180,21 +199,28 @@ TEST_F(TrainDist, StopOnOneRankStopsEveryRankAtTheSameStep) {
   std::atomic<int> stop{0};
   const bool last = g_comm->rank() == g_comm->world_size() - 1;
   int64_t stopped_at = -1;
-  const int code = train(config(stopped_dir.path(), 6), *g_comm,
-                         [&](train::Trainer& t) { stopped_at = t.cursor().step; }, &stop,
-                         [&](int64_t step) { if (last && step == 3) stop = 10; });
+  const int code = train(
+      config(stopped_dir.path(), 6), *g_comm,
+      [&](train::Trainer& t) { stopped_at = t.cursor().step; }, &stop,
+      [&](int64_t step) {
+        if (last && step == 3) stop = 10;
+      });
   EXPECT_EQ(code, 75);
   EXPECT_EQ(stopped_at, 3);
   if (g_comm->rank() == 0) {
     EXPECT_EQ(read_file(stopped_dir.path() + "/checkpoints/latest"), "step-000003\n");
-    EXPECT_NE(read_file(stopped_dir.path() + "/checkpoints/step-000003/checkpoint.toml").find("step = 3\n"),
+    EXPECT_NE(read_file(stopped_dir.path() + "/checkpoints/step-000003/checkpoint.toml")
+                  .find("step = 3\n"),
               std::string::npos);
   }
   train::TrainConfig again = config(stopped_dir.path(), 6);
   again.resume = "latest";
   std::vector<int64_t> resumed, straight;
-  ASSERT_EQ(train(again, *g_comm, [&](train::Trainer& t) { resumed = gathered_fingerprints(t); }), 0);
-  ASSERT_EQ(train(config(straight_dir.path(), 6), *g_comm, [&](train::Trainer& t) { straight = gathered_fingerprints(t); }), 0);
+  ASSERT_EQ(train(again, *g_comm, [&](train::Trainer& t) { resumed = gathered_fingerprints(t); }),
+            0);
+  ASSERT_EQ(train(config(straight_dir.path(), 6), *g_comm,
+                  [&](train::Trainer& t) { straight = gathered_fingerprints(t); }),
+            0);
   EXPECT_EQ(resumed, straight);
 }
 
@@ -203,12 +229,12 @@ TEST_F(TrainDist, StopOnOneRankStopsEveryRankAtTheSameStep) {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  dcgan::dist::MpiSession session(&argc, &argv);
+  dcgan::distributed::MpiSession session(&argc, &argv);
   dcgan::log::init({session.rank(), session.world_size(), "", false, false});
   dcgan::test::g_session = &session;
-  dcgan::dist::CommConfig config;
+  dcgan::distributed::CommConfig config;
   config.backend = "mpi";
-  dcgan::test::g_comm = dcgan::dist::make_communicator(config, session, torch::kCPU);
+  dcgan::test::g_comm = dcgan::distributed::make_communicator(config, session, torch::kCPU);
   if (session.rank() != 0) {  // one rank prints the report
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
@@ -216,7 +242,7 @@ int main(int argc, char** argv) {
   const int failed = RUN_ALL_TESTS();
   // Every rank's verdict decides the exit code.
   torch::Tensor flag = torch::tensor({failed}, torch::kInt32);
-  dcgan::test::g_comm->all_reduce(flag, dcgan::dist::ReduceOp::kMax);
+  dcgan::test::g_comm->all_reduce(flag, dcgan::distributed::ReduceOp::kMax);
   dcgan::test::g_comm.reset();
   return flag.item<int32_t>() != 0 ? 1 : 0;
 }
