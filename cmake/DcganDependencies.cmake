@@ -27,6 +27,7 @@ target_compile_definitions(dcgan_hdf5 INTERFACE ${HDF5_DEFINITIONS})
 # --- spdlog (system fmt), CLI11, GoogleTest ------------------------------------------------
 find_package(spdlog 1.9 REQUIRED)
 find_package(CLI11 2.1 REQUIRED)
+find_package(tomlplusplus 3 REQUIRED)  # every TOML file: config.toml, checkpoint.toml, --config
 if(DCGAN_BUILD_TESTS)
   find_package(GTest 1.10 REQUIRED)
 endif()

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "dcgan/common/errors.h"
+#include "dcgan/common/png.h"
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/dataset.h"
@@ -88,20 +89,8 @@ std::string inspect_dataset(const std::string& dir, const std::string& grid_png)
       std::copy_n(&images[(static_cast<size_t>(i) * s + y) * s * c], static_cast<size_t>(s) * c,
                   &grid[(static_cast<size_t>(gy + y) * side + gx) * c]);
   }
-  write_png(grid_png, side, side, c, grid);
+  write_png_file(grid_png, grid.data(), side, side, c);
   return out + str("grid       ", grid_png, " (", n, " images)\n");
-}
-
-void write_png(const std::string& path, int width, int height, int channels,
-               const std::vector<uint8_t>& pixels) {
-  png_image png;
-  std::memset(&png, 0, sizeof(png));
-  png.version = PNG_IMAGE_VERSION;
-  png.width = static_cast<png_uint_32>(width);
-  png.height = static_cast<png_uint_32>(height);
-  png.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  if (png_image_write_to_file(&png, path.c_str(), 0, pixels.data(), 0, nullptr) == 0)
-    throw Error(str("cannot write PNG ", path, ": ", png.message));
 }
 
 }  // namespace dcgan::prep

@@ -15,8 +15,4 @@ std::vector<std::string> verify_dataset(const std::string& dir);
 // The summary `inspect` prints; writes the grid PNG when grid_png is not empty.
 std::string inspect_dataset(const std::string& dir, const std::string& grid_png);
 
-// Writes an 8-bit gray (channels 1) or RGB (3) PNG; throws Error naming the path.
-void write_png(const std::string& path, int width, int height, int channels,
-               const std::vector<uint8_t>& pixels);
-
 }  // namespace dcgan::prep

@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 DEBIAN_PACKAGES=(
   build-essential cmake pkg-config git python3 python3-venv
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
-  libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev dataset-fashion-mnist
+  libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
   slurm-wlm munge
   clang libclang-rt-14-dev clang-format
 )

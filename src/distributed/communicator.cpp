@@ -1,4 +1,5 @@
-// Backend choice, the single-rank local communicator, and host-side metric averaging.
+// Backend choice, the local-rank -> GPU mapping, the single-rank local communicator, and host-side
+// metric averaging.
 #include "dcgan/distributed/communicator.h"
 
 #include "backends.h"
@@ -79,6 +80,14 @@ torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& valu
   comm.all_reduce(sum, ReduceOp::kSum);
   sum.div_(static_cast<double>(comm.world_size()));
   return values.is_floating_point() ? sum.to(values.scalar_type()) : sum;
+}
+
+torch::Device local_cuda_device(int local_rank) {
+  const int visible = static_cast<int>(torch::cuda::device_count());
+  if (visible < 1) {
+    throw UsageError("--device cuda: no CUDA device is visible HINT: use --device cpu or auto");
+  }
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % visible));
 }
 
 }  // namespace dcgan::distributed

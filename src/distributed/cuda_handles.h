@@ -1,6 +1,6 @@
 // RAII for the CUDA and NCCL handles of the NCCL backend: move-only, explicit constructors,
-// noexcept destructors that log instead of throwing, and an explicit abort(). No destructor
-// talks to another rank.
+// noexcept destructors that log instead of throwing; the communicator has an explicit abort().
+// No destructor talks to another rank.
 #pragma once
 #ifdef DCGAN_WITH_NCCL
 
@@ -19,8 +19,6 @@ class CudaStream {
   CudaStream(const CudaStream&) = delete;
   CudaStream& operator=(const CudaStream&) = delete;
   cudaStream_t get() const { return stream_; }
-  // Forgets the stream without destroying it: for the fatal path, where the device may be wedged.
-  void abort() noexcept { stream_ = nullptr; }
 
  private:
   cudaStream_t stream_ = nullptr;
@@ -36,7 +34,6 @@ class CudaEvent {
   CudaEvent(const CudaEvent&) = delete;
   CudaEvent& operator=(const CudaEvent&) = delete;
   cudaEvent_t get() const { return event_; }
-  void abort() noexcept { event_ = nullptr; }
 
  private:
   cudaEvent_t event_ = nullptr;

@@ -130,8 +130,6 @@ void GradReducer::average() {
   finalize();
 }
 
-bool GradReducer::all_finite() const { return flat_.isfinite().all().item<bool>(); }
-
 void GradReducer::reduce_bucket(Bucket& bucket) {
   if (comm_.world_size() > 1) {
     torch::Tensor slice = flat_.narrow(0, bucket.offset, bucket.numel);

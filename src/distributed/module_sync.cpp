@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "dcgan/common/errors.h"
+#include "dcgan/common/hash.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 
@@ -54,21 +55,12 @@ void broadcast_module(torch::nn::Module& module, Communicator& comm, int root) {
   for (const auto& item : module.named_buffers(/*recurse=*/true)) send(item.value(), item.key());
 }
 
-uint64_t tensor_checksum(const torch::Tensor& tensor) {
+uint64_t tensor_checksum(const torch::Tensor& tensor, uint64_t hash) {
   const torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
-  const auto* bytes = static_cast<const unsigned char*>(host.data_ptr());
-  const size_t size = static_cast<size_t>(host.numel()) * host.element_size();
-  constexpr uint64_t kPrime = 1099511628211ULL;
-  uint64_t hash = 14695981039346656037ULL;
-  // FNV-1a over 8-byte words (then the tail bytes): bit-exact and a few ms for a DCGAN.
-  size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
-    uint64_t word = 0;
-    std::memcpy(&word, bytes + i, 8);
-    hash = (hash ^ word) * kPrime;
-  }
-  for (; i < size; ++i) hash = (hash ^ bytes[i]) * kPrime;
-  return hash;
+  const int dtype = static_cast<int>(host.scalar_type());
+  hash = hash_bytes(&dtype, sizeof(dtype), hash);
+  for (const int64_t size : host.sizes()) hash = hash_bytes(&size, sizeof(size), hash);
+  return hash_bytes(host.data_ptr(), host.nbytes(), hash);
 }
 
 void check_replicas_consistent(torch::nn::Module& module, const std::string& module_name,

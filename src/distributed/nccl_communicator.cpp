@@ -35,7 +35,8 @@ int resolve_device(const MpiSession& session, const torch::Device& device) {
         " rank(s) per node (mpirun -np ", visible, ", srun --ntasks-per-node=", visible,
         "), check CUDA_VISIBLE_DEVICES, or use --backend mpi"));
   }
-  const int index = device.has_index() ? device.index() : session.local_rank() % visible;
+  const int index =
+      device.has_index() ? device.index() : local_cuda_device(session.local_rank()).index();
   if (index >= visible) {
     throw UsageError(dcgan::str("rank ", session.rank(),
                                 ": NCCL needs a CUDA device with an index "

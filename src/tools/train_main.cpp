@@ -16,6 +16,7 @@
 #include "dcgan/train/device.h"
 #include "dcgan/train/run_dir.h"
 #include "dcgan/train/trainer.h"
+#include "toml_config.h"
 
 namespace {
 
@@ -29,6 +30,8 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
       "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted "
       "after a checkpoint (requeue, then run again with --resume).");
   app.set_config("--config", "", "read options from a TOML file (e.g. a run's config.toml)");
+  app.config_formatter(std::make_shared<dcgan::tools::TomlConfig>());
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error
   app.add_option("--data", c.data, "packed data set directory (dcgan-prep pack)")->required();
   app.add_option("--out", c.out, "run directory (config, metrics, samples, checkpoints, logs)")
       ->required();

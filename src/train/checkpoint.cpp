@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <toml++/toml.h>
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
@@ -22,6 +23,7 @@
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/train/fingerprint.h"
+#include "dcgan/train/run_files.h"
 #include "posix_fs.h"
 
 namespace dcgan::train {
@@ -29,12 +31,6 @@ namespace {
 
 constexpr const char* kInfoFile = "checkpoint.toml";
 constexpr const char* kConfigFile = "config.toml";
-
-std::string step_dir_name(int64_t step) {
-  std::ostringstream out;
-  out << "step-" << std::setw(6) << std::setfill('0') << step;
-  return out.str();
-}
 
 // Writes and fsyncs one file; throws Error naming it (ENOSPC gets a remedy).
 void write_durable(const std::string& path, const std::string& bytes) {
@@ -109,33 +105,19 @@ void load_tensors(torch::serialize::InputArchive& archive, torch::nn::Module& mo
   }
 }
 
-// checkpoint.toml: flat `key = value` lines (integers and quoted strings).
-std::map<std::string, std::string> read_key_values(const std::string& path) {
-  std::map<std::string, std::string> values;
-  std::istringstream in(read_file(path));
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
-    auto trim = [](std::string s) {
-      s.erase(0, s.find_first_not_of(" \t\""));
-      s.erase(s.find_last_not_of(" \t\"\r") + 1);
-      return s;
-    };
-    values[trim(line.substr(0, eq))] = trim(line.substr(eq + 1));
+// checkpoint.toml through toml++; a syntax error is a DataError naming the file and line.
+toml::table read_info_table(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    return toml::parse(std::string_view(text), std::string_view(path));
+  } catch (const toml::parse_error& e) {
+    throw DataError(str(path, ":", e.source().begin.line, ": ", e.description()));
   }
-  return values;
 }
 
-int64_t int_value(const std::map<std::string, std::string>& values, const std::string& key,
-                  const std::string& path) {
-  auto it = values.find(key);
-  if (it == values.end()) throw DataError(str(path, ": missing key '", key, "'"));
-  try {
-    return std::stoll(it->second);
-  } catch (const std::exception&) {
-    throw DataError(str(path, ": key '", key, "' is not an integer: '", it->second, "'"));
-  }
+int64_t int_value(const toml::table& table, const std::string& key, const std::string& path) {
+  if (const auto v = table[key].value_exact<int64_t>()) return *v;
+  throw DataError(str(path, ": missing integer key '", key, "'"));
 }
 
 // The files of a checkpoint besides checkpoint.toml, by the stem of their size/sha256 keys.
@@ -153,24 +135,27 @@ struct WrittenFile {
 std::string info_toml(const TrainingState& state, const RunShape& shape,
                       const std::map<std::string, WrittenFile>& files) {
   const TrainCursor& c = *state.cursor;
-  std::ostringstream out;
-  out << "# dcgan-train checkpoint\n"
-      << "format_version = " << kCheckpointFormatVersion << "\n"
-      << "step = " << c.step << "\nepoch = " << c.epoch << "\nbatch = " << c.batch << "\n"
-      << "world_size = " << shape.world_size << "\nimage_size = " << shape.image_size << "\n"
-      << "channels = " << shape.channels << "\n"
-      << "# FNV-1a of every tensor's bytes: equal fingerprints = bit-identical state\n"
-      << "fingerprint_generator = \"" << module_fingerprint(**state.generator) << "\"\n"
-      << "fingerprint_discriminator = \"" << module_fingerprint(**state.discriminator) << "\"\n"
-      << "fingerprint_optim_g = \"" << optimizer_fingerprint(*state.opt_g) << "\"\n"
-      << "fingerprint_optim_d = \"" << optimizer_fingerprint(*state.opt_d) << "\"\n"
-      << "# size in bytes and sha256 of every file, checked before a resume or a sample\n";
+  toml::table info{{"format_version", kCheckpointFormatVersion},
+                   {"step", c.step},
+                   {"epoch", c.epoch},
+                   {"batch", c.batch},
+                   {"world_size", shape.world_size},
+                   {"image_size", shape.image_size},
+                   {"channels", shape.channels},
+                   {"fingerprint_generator", module_fingerprint(**state.generator)},
+                   {"fingerprint_discriminator", module_fingerprint(**state.discriminator)},
+                   {"fingerprint_optim_g", optimizer_fingerprint(*state.opt_g)},
+                   {"fingerprint_optim_d", optimizer_fingerprint(*state.opt_d)}};
   for (const auto& [stem, file] : kCheckedFiles) {
     const WrittenFile& written = files.at(file);
-    out << "bytes_" << stem << " = " << written.size << "\n"
-        << "sha256_" << stem << " = \"" << written.sha256 << "\"\n";
+    info.insert(str("bytes_", stem), static_cast<int64_t>(written.size));
+    info.insert(str("sha256_", stem), written.sha256);
   }
-  std::string text = out.str();
+  std::ostringstream out;
+  out << "# dcgan-train checkpoint. fingerprint_*: the hash of every tensor (equal = bit-identical "
+         "state); bytes_*, sha256_*: each file, checked before a resume or a sample\n"
+      << info << "\n";
+  const std::string text = out.str();
   // Last line: the checksum of every line above it, so a damaged checkpoint.toml is caught too.
   return text + kSelfChecksumKey + " = \"" + sha256_hex(text) + "\"\n";
 }
@@ -281,7 +266,7 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
   CheckpointInfo info;
   info.dir = ckpt_dir;
   const std::string info_path = ckpt_dir + "/" + kInfoFile;
-  const auto values = read_key_values(info_path);
+  const toml::table values = read_info_table(info_path);
   info.format_version = static_cast<int>(int_value(values, "format_version", info_path));
   if (info.format_version != kCheckpointFormatVersion) {
     throw UsageError(str(info_path, ": checkpoint format ", info.format_version,
@@ -324,18 +309,23 @@ CheckpointCheck verify_checkpoint(const std::string& ckpt_dir) {
   if (sha256_hex(std::string_view(text).substr(0, self_at + 1)) != recorded) {
     return damaged(str(info_path, " does not match its own checksum (damaged)"));
   }
-  const auto values = read_key_values(info_path);
+  toml::table values;
+  try {
+    values = read_info_table(info_path);
+  } catch (const Error& e) {
+    return damaged(e.what());
+  }
   for (const auto& [stem, file] : kCheckedFiles) {
     const std::string path = ckpt_dir + "/" + file;
-    const auto size_it = values.find(str("bytes_", stem));
-    const auto sha_it = values.find(str("sha256_", stem));
-    if (size_it == values.end() || sha_it == values.end()) {
+    const auto size = values[str("bytes_", stem)].value_exact<int64_t>();
+    const auto sha = values[str("sha256_", stem)].value_exact<std::string>();
+    if (!size || !sha) {
       return damaged(str(info_path, " records no checksum of ", file));
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return damaged(str(path, " is missing"));
-    if (std::to_string(st.st_size) != size_it->second) {
-      return damaged(str(path, " is ", st.st_size, " bytes, but ", size_it->second,
+    if (static_cast<int64_t>(st.st_size) != *size) {
+      return damaged(str(path, " is ", st.st_size, " bytes, but ", *size,
                          " were written (truncated or overwritten)"));
     }
     std::string actual;
@@ -344,8 +334,7 @@ CheckpointCheck verify_checkpoint(const std::string& ckpt_dir) {
     } catch (const Error& e) {
       return damaged(e.what());
     }
-    if (actual != sha_it->second)
-      return damaged(str(path, " does not match its sha256 (damaged bytes)"));
+    if (actual != *sha) return damaged(str(path, " does not match its sha256 (damaged bytes)"));
   }
   return {CheckpointCheck::kIntact, ""};
 }
@@ -414,7 +403,7 @@ std::string choose_resume_checkpoint(const std::string& path) {
 std::string checkpoint_dir_at_step(const std::string& path, int64_t step) {
   if (posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0)
     return path;
-  return checkpoints_root(path) + "/" + step_dir_name(step);
+  return checkpoints_root(path) + "/" + step_name(step);
 }
 
 void load_module_checked(const std::string& file, torch::nn::Module& module,
@@ -433,17 +422,10 @@ models::Generator load_generator(const std::string& ckpt_dir, const torch::Devic
   return generator;
 }
 
-torch::Tensor load_fixed_noise(const std::string& ckpt_dir) {
-  auto archive = open_archive(ckpt_dir + "/state.pt");
-  torch::Tensor noise;
-  archive.read("fixed_noise", noise);
-  return noise;
-}
-
 std::string save_checkpoint(const std::string& run_dir, const TrainingState& state,
                             const TrainConfig& config, const RunShape& shape) {
   const std::string root = run_dir + "/checkpoints";
-  const std::string name = step_dir_name(state.cursor->step);
+  const std::string name = step_name(state.cursor->step);
   const std::string final_dir = root + "/" + name;
   const std::string tmp_dir = str(root, "/.tmp-", name, "-", ::getpid());
   posix::make_dirs(root);

@@ -1,11 +1,14 @@
-// TrainConfig validation and its config.toml round trip. One field list (for_each_field) drives
-// the writer, the parser and the start-up table, so a new option cannot be forgotten in one.
+// TrainConfig validation and its config.toml round trip through toml++. One field list
+// (for_each_field) drives the writer, the reader and the start-up table, so a new option cannot be
+// forgotten in one.
 #include "dcgan/train/config.h"
 
 #include <cstdlib>
 #include <iomanip>
 #include <sstream>
 #include <vector>
+
+#include <toml++/toml.h>
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
@@ -56,7 +59,7 @@ void for_each_shape_field(RunShape& s, Visit&& visit) {
   visit("device", s.device);
 }
 
-// Shortest decimal that reads back to the same double, so config.toml round-trips exactly.
+// The start-up table's values: the shortest decimal that reads back to the same double.
 std::string format_double(double value) {
   for (int precision = 6; precision <= 17; ++precision) {
     std::ostringstream out;
@@ -84,59 +87,54 @@ std::string format_value(int64_t v) { return std::to_string(v); }
 std::string format_value(double v) { return format_double(v); }
 std::string format_value(bool v) { return v ? "true" : "false"; }
 
-struct ParseContext {
-  std::string origin;
-  int line = 0;
-  [[noreturn]] void fail(const std::string& what) const {
-    throw UsageError(str(origin, ":", line, ": ", what));
-  }
-};
-
-void parse_value(const std::string& text, std::string* out, const ParseContext& ctx) {
-  if (text.size() < 2 || text.front() != '"' || text.back() != '"')
-    ctx.fail("expected a quoted string");
-  out->clear();
-  for (size_t i = 1; i + 1 < text.size(); ++i) {
-    if (text[i] == '\\' && i + 2 < text.size()) ++i;
-    *out += text[i];
-  }
+[[noreturn]] void bad_value(const std::string& origin, const std::string& key,
+                            const toml::node& node, const char* expected) {
+  std::ostringstream got;
+  got << node.type();
+  throw UsageError(str(origin, ":", node.source().begin.line, ": '", key, "' expects ", expected,
+                       ", got a ", got.str()));
 }
 
-void parse_value(const std::string& text, int64_t* out, const ParseContext& ctx) {
-  char* end = nullptr;
-  *out = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0') ctx.fail(str("expected an integer, got '", text, "'"));
+// One TOML value into a field of that type (an integer also fills a floating-point field).
+void read_value(const toml::node& node, std::string* out, const std::string& origin,
+                const std::string& key) {
+  if (const auto v = node.value_exact<std::string>()) return void(*out = *v);
+  bad_value(origin, key, node, "a string");
+}
+void read_value(const toml::node& node, int64_t* out, const std::string& origin,
+                const std::string& key) {
+  if (const auto v = node.value_exact<int64_t>()) return void(*out = *v);
+  bad_value(origin, key, node, "an integer");
+}
+void read_value(const toml::node& node, double* out, const std::string& origin,
+                const std::string& key) {
+  if (node.is_number()) return void(*out = *node.value<double>());
+  bad_value(origin, key, node, "a number");
+}
+void read_value(const toml::node& node, bool* out, const std::string& origin,
+                const std::string& key) {
+  if (const auto v = node.value_exact<bool>()) return void(*out = *v);
+  bad_value(origin, key, node, "true or false");
 }
 
-void parse_value(const std::string& text, double* out, const ParseContext& ctx) {
-  char* end = nullptr;
-  *out = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') ctx.fail(str("expected a number, got '", text, "'"));
-}
-
-void parse_value(const std::string& text, bool* out, const ParseContext& ctx) {
-  if (text != "true" && text != "false") ctx.fail(str("expected true or false, got '", text, "'"));
-  *out = text == "true";
-}
-
-std::string trim(const std::string& text) {
-  const size_t begin = text.find_first_not_of(" \t\r");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
-}
-
-// Sets the field named `key` of `fields` (a config or a shape); false if there is none.
+// Sets every field named in `table` (a config or a shape); unknown keys are refused.
 template <class Fields, class ForEach>
-bool assign(Fields& fields, ForEach for_each, const std::string& key, const std::string& value,
-            const ParseContext& ctx) {
-  bool found = false;
-  for_each(fields, [&](const char* name, auto& field) {
-    if (key == name) {
-      parse_value(value, &field, ctx);
-      found = true;
+void read_table(const toml::table& table, Fields& fields, ForEach for_each,
+                const std::string& origin) {
+  for (auto&& [key, node] : table) {
+    if (node.is_table()) continue;  // the caller reads sub-tables
+    bool found = false;
+    for_each(fields, [&](const char* name, auto& field) {
+      if (key.str() == name) {
+        read_value(node, &field, origin, name);
+        found = true;
+      }
+    });
+    if (!found) {
+      throw UsageError(
+          str(origin, ":", node.source().begin.line, ": unknown key '", key.str(), "'"));
     }
-  });
-  return found;
+  }
 }
 
 void require(bool ok, const std::string& option, const std::string& why) {
@@ -176,50 +174,38 @@ void validate_config(const TrainConfig& c) {
 }
 
 std::string config_to_toml(const TrainConfig& config, const RunShape& shape) {
-  std::ostringstream out;
-  out << "# dcgan-train options; usable as `dcgan-train --config FILE`\n";
+  toml::table options;
   TrainConfig copy = config;
-  for_each_field(copy, [&](const char* key, auto& value) {
-    out << key << " = " << format_value(value) << "\n";
-  });
-  out << "\n[run]  # derived at start, not options\n";
+  for_each_field(copy, [&](const char* key, auto& value) { options.insert(key, value); });
+  toml::table run;
   RunShape shape_copy = shape;
-  for_each_shape_field(shape_copy, [&](const char* key, auto& value) {
-    out << key << " = " << format_value(value) << "\n";
-  });
+  for_each_shape_field(shape_copy, [&](const char* key, auto& value) { run.insert(key, value); });
+  options.insert("run", std::move(run));
+  std::ostringstream out;
+  out << "# dcgan-train options; usable as `dcgan-train --config FILE` ([run] is derived at "
+         "start, not options)\n"
+      << options << "\n";
   return out.str();
 }
 
 void config_from_toml(const std::string& text, const std::string& origin, TrainConfig* config,
                       RunShape* shape) {
-  ParseContext ctx{origin, 0};
-  std::istringstream in(text);
-  std::string raw;
-  std::string section;
-  while (std::getline(in, raw)) {
-    ++ctx.line;
-    std::string line = raw;
-    if (const size_t hash = line.find('#'); hash != std::string::npos && line.find('"') > hash) {
-      line = line.substr(0, hash);  // comments (never inside our quoted values' prefix)
+  toml::table table;
+  try {
+    table = toml::parse(std::string_view(text), std::string_view(origin));
+  } catch (const toml::parse_error& e) {
+    throw UsageError(str(origin, ":", e.source().begin.line, ": ", e.description()));
+  }
+  read_table(
+      table, *config, [](auto& c, auto v) { for_each_field(c, v); }, origin);
+  for (auto&& [key, node] : table) {
+    if (!node.is_table()) continue;
+    if (key.str() != "run") {
+      throw UsageError(
+          str(origin, ":", node.source().begin.line, ": unknown table [", key.str(), "]"));
     }
-    line = trim(line);
-    if (line.empty()) continue;
-    if (line.front() == '[') {
-      section = trim(line.substr(1, line.find(']') - 1));
-      if (section != "run") ctx.fail(str("unknown table [", section, "]"));
-      continue;
-    }
-    const size_t eq = line.find('=');
-    if (eq == std::string::npos) ctx.fail("expected key = value");
-    const std::string key = trim(line.substr(0, eq));
-    const std::string value = trim(line.substr(eq + 1));
-    const bool known =
-        section.empty()
-            ? assign(
-                  *config, [](auto& c, auto v) { for_each_field(c, v); }, key, value, ctx)
-            : assign(
-                  *shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, key, value, ctx);
-    if (!known) ctx.fail(str("unknown key '", key, "'"));
+    read_table(
+        *node.as_table(), *shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, origin);
   }
 }
 

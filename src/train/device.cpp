@@ -8,6 +8,7 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
+#include "dcgan/distributed/communicator.h"
 
 namespace dcgan::train {
 namespace {
@@ -20,13 +21,8 @@ extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_n
 }  // namespace
 
 torch::Device choose_device(const std::string& want, int local_rank) {
-  const bool have_cuda = torch::cuda::is_available();
-  if (want == "cpu" || (want == "auto" && !have_cuda)) return torch::Device(torch::kCPU);
-  if (!have_cuda) {
-    throw UsageError("--device cuda: no CUDA device is visible HINT: use --device cpu or auto");
-  }
-  const int gpus = static_cast<int>(torch::cuda::device_count());
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank % gpus));
+  if (want == "cpu" || (want == "auto" && !torch::cuda::is_available())) return torch::kCPU;
+  return distributed::local_cuda_device(local_rank);
 }
 
 int default_cpu_threads(int local_ranks) {

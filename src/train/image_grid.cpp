@@ -1,13 +1,11 @@
-// Sample grids: torchvision's make_grid + save_image arithmetic, encoded with libpng's
-// simplified API (which reports errors through return codes, so no longjmp crosses C++ frames).
+// Sample grids: torchvision's make_grid + save_image arithmetic, written by the project's one PNG
+// writer (common/png.h).
 #include "dcgan/train/image_grid.h"
-
-#include <png.h>
 
 #include <algorithm>
 
-#include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/png.h"
 #include "dcgan/common/str.h"
 
 namespace dcgan::train {
@@ -40,53 +38,11 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t paddi
   return grid.mul(255).add_(0.5).clamp_(0, 255).to(torch::kUInt8);
 }
 
-std::string encode_png(const torch::Tensor& chw_uint8) {
-  if (chw_uint8.dim() != 3 || chw_uint8.scalar_type() != torch::kUInt8 ||
-      (chw_uint8.size(0) != 1 && chw_uint8.size(0) != 3)) {
-    throw Error(dcgan::str("encode_png needs uint8 [1 or 3, H, W], got ", chw_uint8.sizes()));
-  }
-  const auto hwc = chw_uint8.to(torch::kCPU).permute({1, 2, 0}).contiguous();
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  image.width = static_cast<png_uint_32>(hwc.size(1));
-  image.height = static_cast<png_uint_32>(hwc.size(0));
-  image.format = hwc.size(2) == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-  // First call sizes the buffer, second fills it.
-  png_alloc_size_t bytes = 0;
-  if (!png_image_write_to_memory(&image, nullptr, &bytes, 0, hwc.data_ptr(), 0, nullptr)) {
-    throw Error(dcgan::str("PNG encoding failed: ", image.message));
-  }
-  std::string out(bytes, '\0');
-  if (!png_image_write_to_memory(&image, out.data(), &bytes, 0, hwc.data_ptr(), 0, nullptr)) {
-    throw Error(dcgan::str("PNG encoding failed: ", image.message));
-  }
-  out.resize(bytes);
-  return out;
-}
-
 void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow,
                    int64_t padding) {
-  write_file_atomic(path, encode_png(make_grid(images, nrow, padding)));
-}
-
-std::vector<uint8_t> read_png(const std::string& path, int* width, int* height, int* channels) {
-  const std::string bytes = read_file(path);
-  png_image image{};
-  image.version = PNG_IMAGE_VERSION;
-  if (!png_image_begin_read_from_memory(&image, bytes.data(), bytes.size())) {
-    throw DataError(dcgan::str(path, ": not a readable PNG (", image.message, ")"));
-  }
-  // Keep what is stored: grey or colour, with or without alpha, 8 bits per channel.
-  image.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA;
-  std::vector<uint8_t> pixels(PNG_IMAGE_SIZE(image));
-  if (!png_image_finish_read(&image, nullptr, pixels.data(), 0, nullptr)) {
-    png_image_free(&image);
-    throw DataError(dcgan::str(path, ": corrupt PNG (", image.message, ")"));
-  }
-  *width = static_cast<int>(image.width);
-  *height = static_cast<int>(image.height);
-  *channels = static_cast<int>(PNG_IMAGE_PIXEL_CHANNELS(image.format));
-  return pixels;
+  const torch::Tensor hwc = make_grid(images, nrow, padding).permute({1, 2, 0}).contiguous();
+  write_png_file(path, hwc.data_ptr<uint8_t>(), static_cast<int>(hwc.size(1)),
+                 static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)));
 }
 
 }  // namespace dcgan::train

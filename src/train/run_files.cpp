@@ -81,10 +81,14 @@ void write_grid_png(const torch::Tensor& images, const std::string& path) {
   save_grid_png(images.detach().cpu(), path);
 }
 
-std::string sample_path(const std::string& run_dir, int64_t step) {
+std::string step_name(int64_t step) {
   std::ostringstream out;
-  out << run_dir << "/samples/step-" << std::setw(6) << std::setfill('0') << step << ".png";
+  out << "step-" << std::setw(6) << std::setfill('0') << step;
   return out.str();
+}
+
+std::string sample_path(const std::string& run_dir, int64_t step) {
+  return str(run_dir, "/samples/", step_name(step), ".png");
 }
 
 }  // namespace dcgan::train

@@ -102,7 +102,7 @@ class TrainDist : public ::testing::Test {
 };
 std::unique_ptr<SharedDir> TrainDist::data_;
 
-// FNV-1a of G, D and both Adam states as one number, gathered from every rank.
+// The fingerprints of G, D and both Adam states as one number, gathered from every rank.
 std::vector<int64_t> gathered_fingerprints(train::Trainer& t) {
   const std::string joined =
       train::module_fingerprint(*t.generator()) + train::module_fingerprint(*t.discriminator()) +

@@ -108,6 +108,10 @@ check 3 "$tmp/good has 40 images, fewer than one global batch of 64 HINT: lower 
                                               -- "$train" --data "$tmp/good" --out "$tmp/r5" "${tr[@]:0:8}" --batch-size 64
 printf 'batch-size = "many"\n' >"$tmp/bad.toml"
 check 2 "batch-size"                          -- "$train" --config "$tmp/bad.toml" --data "$tmp/good" --out "$tmp/r6"
+printf 'no-such-option = 3\n' >"$tmp/unknown.toml"
+check 2 "no-such-option"                      -- "$train" --config "$tmp/unknown.toml" --data "$tmp/good" --out "$tmp/r7"
+printf 'batch-size = \n' >"$tmp/syntax.toml"
+check 2 "--config: line 1: "                  -- "$train" --config "$tmp/syntax.toml" --data "$tmp/good" --out "$tmp/r7"
 check 2 "no checkpoint at $tmp/r8"            -- "$train" --data "$tmp/good" --out "$tmp/r8" "${tr[@]}" --resume
 check 2 "--out $tmp/a-file exists and is not a directory" -- "$train" --data "$tmp/good" --out "$tmp/a-file" "${tr[@]}"
 check 2 "--lock-wait must not be negative"    -- "$train" --data "$tmp/good" --out "$tmp/r9" "${tr[@]}" --lock-wait -1

@@ -50,6 +50,10 @@ struct CommConfig {
 std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const MpiSession& session,
                                                 const torch::Device& device);
 
+// The one local-rank -> GPU mapping: cuda:<local_rank % visible GPUs>. Throws UsageError when no
+// CUDA device is visible.
+torch::Device local_cuda_device(int local_rank);
+
 // A world-size-1 communicator with no MPI underneath: every operation is the identity. Used by
 // tests that need no launcher.
 std::unique_ptr<Communicator> make_local_communicator();

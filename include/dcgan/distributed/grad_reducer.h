@@ -35,10 +35,6 @@ class GradReducer {
   // step calls.
   void average();
 
-  // True when no gradient element is NaN or Inf (one pass over the flat buffer; call after
-  // average() so every rank sees the same answer).
-  bool all_finite() const;
-
   torch::Tensor flat() const { return flat_; }
   size_t num_buckets() const { return buckets_.size(); }
   int64_t numel() const { return flat_.numel(); }

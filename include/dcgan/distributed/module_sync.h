@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include "dcgan/common/hash.h"
 #include "dcgan/distributed/communicator.h"
 
 namespace dcgan::distributed {
@@ -26,7 +27,9 @@ void broadcast_module(torch::nn::Module& module, Communicator& comm, int root);
 void check_replicas_consistent(torch::nn::Module& module, const std::string& module_name,
                                Communicator& comm);
 
-// The checksum used above (FNV-1a over the tensor's bytes, copied to the host if needed).
-uint64_t tensor_checksum(const torch::Tensor& tensor);
+// The checksum used above: the project's hash (common/hash.h) of the tensor's dtype, shape and
+// bytes in logical order (copied to the host if needed), folded into `hash` so several tensors
+// chain into one value.
+uint64_t tensor_checksum(const torch::Tensor& tensor, uint64_t hash = kHashOffsetBasis);
 
 }  // namespace dcgan::distributed

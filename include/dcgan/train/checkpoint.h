@@ -4,7 +4,7 @@
 //
 // Layout of one checkpoint directory:
 //   checkpoint.toml     format_version, step, epoch, batch (next batch in the epoch), world_size,
-//                       image_size, channels, fingerprints (hex FNV-1a of every tensor file),
+//                       image_size, channels, fingerprints (hex hash of every tensor file),
 //                       bytes_<file> and sha256_<file> of every other file, and last
 //                       info_sha256, the checksum of the lines above it
 //   config.toml         the run's options (see config.h)
@@ -94,8 +94,6 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir);
 // For dcgan-sample: refuses a damaged checkpoint (DataError), then the generator built from the
 // checkpoint's own options with its weights, in eval mode (BN running statistics), on `device`.
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device);
-// The run's 64 fixed noise vectors [64, nz, 1, 1] (CPU).
-torch::Tensor load_fixed_noise(const std::string& ckpt_dir);
 
 // Writes <run_dir>/checkpoints/step-NNNNNN atomically, points checkpoints/latest at it and
 // removes all but the newest `keep`. A failure (ENOSPC included) removes the partial temp dir,

@@ -1,5 +1,6 @@
-// Fingerprints of training state: a 64-bit FNV-1a over the bytes of every tensor, in order, so
-// two runs (or two ranks) compare bit-identity through one short hex string.
+// Fingerprints of training state: the project's 64-bit hash (common/hash.h) chained over every
+// tensor, in order, so two runs (or two ranks) compare bit-identity through one short hex string.
+// Checkpoints record them; nothing is refused on them, so checkpoints of another hash still load.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,6 @@
 #include <torch/torch.h>
 
 namespace dcgan::train {
-
-// Folds the tensor's dtype, shape and bytes (copied to the host, contiguous) into `hash`.
-uint64_t fnv1a_tensor(const torch::Tensor& tensor, uint64_t hash);
 
 // Every parameter and buffer of `module`, in registration order, as 16 hex digits.
 std::string module_fingerprint(torch::nn::Module& module);

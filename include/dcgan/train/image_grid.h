@@ -22,11 +22,4 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t p
 void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,
                    int64_t padding = 2);
 
-// PNG bytes of a uint8 [3, H, W] or [1, H, W] CPU tensor (RGB or grey).
-std::string encode_png(const torch::Tensor& chw_uint8);
-
-// Decodes a PNG file into interleaved 8-bit pixels (row-major, `channels` per pixel: 1 grey,
-// 2 grey+alpha, 3 RGB, 4 RGBA, as stored). Throws DataError naming the path if it is not a PNG.
-std::vector<uint8_t> read_png(const std::string& path, int* width, int* height, int* channels);
-
 }  // namespace dcgan::train

@@ -47,6 +47,9 @@ class MetricsLog {
 void write_grid_png(const torch::Tensor& images, const std::string& path);
 
 // samples/step-NNNNNN.png
+// "step-000123": the one name of a step, for checkpoint directories and sample grids.
+std::string step_name(int64_t step);
+
 std::string sample_path(const std::string& run_dir, int64_t step);
 
 }  // namespace dcgan::train

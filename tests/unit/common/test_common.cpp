@@ -10,6 +10,7 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/file_lock.h"
+#include "dcgan/common/hash.h"
 #include "dcgan/common/main_guard.h"
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
@@ -81,6 +82,15 @@ TEST(FileLock, UnopenablePathIsAnErrorNamingIt) {
     EXPECT_NE(std::string(e.what()).find("cannot open lock file /nonexistent/dcgan/run.lock"),
               std::string::npos);
   }
+}
+
+// The word-wise FNV-style hash: the offset basis for no bytes, one 8-byte word, then a tail byte
+// (values worked out by hand in Python: ((basis ^ word) * prime) mod 2^64).
+TEST(Hash, KnownValues) {
+  EXPECT_EQ(hash_bytes("", 0), 14695981039346656037ULL);
+  EXPECT_EQ(hash_bytes("abcdefgh", 8), 0x3919eeb00ee1e68cULL);
+  EXPECT_EQ(hash_bytes("abcdefghi", 9), 0xe8f77a2949db571fULL);
+  EXPECT_EQ(hash_bytes("i", 1, hash_bytes("abcdefgh", 8)), hash_bytes("abcdefghi", 9));
 }
 
 TEST(Sha256, KnownDigests) {

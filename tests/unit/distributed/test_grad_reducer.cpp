@@ -86,13 +86,10 @@ TEST(GradReducer, AverageAtWorldOneKeepsTheGradientsAndAddTwiceThrows) {
   const torch::Tensor before = reducer.flat().clone();
   reducer.average();
   EXPECT_TRUE(reducer.flat().equal(before));
-  EXPECT_TRUE(reducer.all_finite());
   reducer.add(params[0]);
   EXPECT_THROW(reducer.add(params[0]), Error);
   EXPECT_THROW(reducer.add(torch::zeros({3})), Error);
   reducer.finalize();
-  params[1].grad()[0][3] = std::numeric_limits<float>::quiet_NaN();
-  EXPECT_FALSE(reducer.all_finite());
 }
 
 // Simulates `world` ranks that all hold the same tensor: a sum is `world` times the tensor. It

@@ -8,6 +8,7 @@
 
 #include "celeba_fixture.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/png.h"
 #include "dcgan/data/dataset.h"
 #include "dcgan/data/shard_file.h"
 #include "pack.h"
@@ -151,7 +152,7 @@ TEST(PackFolder, ClassesAreFirstLevelSubfolders) {
   const char* files[] = {"in/cat/a.png", "in/cat/sub/b.png", "in/dog/c.png"};
   for (int i = 0; i < 3; ++i) {
     synthetic_image(1, i, 32, 3, img);
-    write_png(dir / files[i], 32, 32, 3, img.pixels);
+    write_png_file(dir / files[i], img.pixels.data(), 32, 32, 3);
   }
   run_pack(options("folder", dir / "in", dir / "out"));
   data::ShardDataset ds(dir / "out");

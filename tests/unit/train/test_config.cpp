@@ -66,10 +66,22 @@ TEST(TrainConfig, RefusesUnknownKeysAndBadValues) {
     EXPECT_STREQ(e.what(), "f.toml:2: unknown key 'batch_sise'");
   }
   try {
-    config_from_toml("lr = fast\n", "f.toml", &c, &s);
+    config_from_toml("lr = \"fast\"\n", "f.toml", &c, &s);
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "f.toml:1: expected a number, got 'fast'");
+    EXPECT_STREQ(e.what(), "f.toml:1: 'lr' expects a number, got a string");
+  }
+  try {
+    config_from_toml("nz = 4\nlr = fast\n", "f.toml", &c, &s);  // not TOML: toml++'s own message
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("f.toml:2: ", 0), 0u) << e.what();
+  }
+  try {
+    config_from_toml("[runs]\nx = 1\n", "f.toml", &c, &s);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "f.toml:1: unknown table [runs]");
   }
 }
 

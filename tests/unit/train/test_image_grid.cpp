@@ -7,6 +7,7 @@
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/png.h"
 #include "dcgan/train/image_grid.h"
 #include "support/test_support.h"
 

@@ -8,6 +8,7 @@
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/png.h"
 #include "dcgan/data/dataset.h"
 #include "dcgan/train/fingerprint.h"
 #include "dcgan/train/image_grid.h"
@@ -156,7 +157,7 @@ TEST_F(TrainerTest, MetricsSamplesAndConfigAreWritten) {
   for (const char* png :
        {"samples/real.png", "samples/step-000004.png", "samples/step-000006.png"}) {
     int w = 0, h = 0, c = 0;
-    const auto pixels = train::read_png(run / png, &w, &h, &c);
+    const auto pixels = read_png(run / png, &w, &h, &c);
     EXPECT_EQ(w, 8 * (32 + 2) + 2) << png;
     EXPECT_EQ(h, 8 * (32 + 2) + 2) << png;
     EXPECT_EQ(pixels.size(), static_cast<size_t>(w * h * c));
