@@ -33,7 +33,7 @@ class TomlConfig : public CLI::Config {
       if (node.is_table()) continue;  // [run]
       CLI::ConfigItem item;
       item.name = key.str();
-      item.inputs.push_back(as_text(node));
+      item.inputs.push_back(as_text(item.name, node));
       items.push_back(std::move(item));
     }
     return items;
@@ -41,7 +41,7 @@ class TomlConfig : public CLI::Config {
 
  private:
   // The value as CLI11 parses it from the command line (doubles with all 17 digits).
-  static std::string as_text(const toml::node& node) {
+  static std::string as_text(const std::string& key, const toml::node& node) {
     if (const auto s = node.value_exact<std::string>()) return *s;
     if (const auto b = node.value_exact<bool>()) return *b ? "true" : "false";
     if (const auto i = node.value_exact<int64_t>()) return std::to_string(*i);
@@ -51,9 +51,10 @@ class TomlConfig : public CLI::Config {
       out << *d;
       return out.str();
     }
-    std::ostringstream out;
-    out << node;
-    return out.str();
+    std::ostringstream type;
+    type << node.type();
+    throw CLI::ConfigError("--config: '" + key + "' holds a " + type.str() +
+                           "; every option takes a string, number or boolean");
   }
 };
 

@@ -26,7 +26,7 @@ PYEOF
 }
 
 "$train" "${common[@]}" --out "$tmp/straight" --steps 8 >/dev/null 2>&1 || fail "straight run"
-grep -qE '^sha256_optim_g = "[0-9a-f]{64}"$' "$tmp/straight/checkpoints/step-000008/checkpoint.toml" || fail "no sha256 recorded"
+grep -qE "^sha256_optim_g = ['\"][0-9a-f]{64}['\"]$" "$tmp/straight/checkpoints/step-000008/checkpoint.toml" || fail "no sha256 recorded"
 grep -qE '^bytes_generator = [0-9]+$' "$tmp/straight/checkpoints/step-000008/checkpoint.toml" || fail "no size recorded"
 
 # A flipped byte in optim_g.pt of latest: named, moved aside, fallback to step 4, same end state.
