@@ -1,7 +1,6 @@
-// CPU step-time benchmark of the DCGAN step in C++ (the project's models), to be compared with
-// bench/bench_step.py (the same step in Python PyTorch); bench/bench_step.sh runs both and
-// prints the table. The step is the issue's: D on real, D on fake.detach(), D update, then the
-// G step through a frozen D, with BCE and Adam(lr, (0.5, 0.999)) as in the tutorial.
+// CPU step-time benchmark of the product's DCGAN step (GanStep, as dcgan-train runs it), to be
+// compared with bench/bench_step.py (the tutorial's step in Python PyTorch); bench/bench_step.sh
+// runs both and prints the table.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -12,7 +11,10 @@
 
 #include <torch/torch.h>
 
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
+#include "dcgan/train/gan_step.h"
 
 namespace {
 
@@ -38,10 +40,6 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void set_requires_grad(torch::nn::Module& module, bool on) {
-  for (auto& p : module.parameters()) p.set_requires_grad(on);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,32 +63,18 @@ int main(int argc, char** argv) {
   dcgan::models::init_weights(*d);
   torch::optim::Adam opt_g(g->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
   torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  // The product's own step (GanStep) on the world-size-1 communicator: what dcgan-train runs.
+  auto comm = dcgan::distributed::make_local_communicator();
+  dcgan::distributed::GradReducer reducer_g(g->parameters(), *comm, 4 << 20);
+  dcgan::distributed::GradReducer reducer_d(d->parameters(), *comm, 4 << 20);
+  dcgan::train::GanStep gan_step(g, d, opt_g, opt_d, reducer_g, reducer_d, *comm,
+                                 dcgan::train::StepOptions{});
   const auto real = torch::rand({o.batch, o.channels, o.image_size, o.image_size}) * 2 - 1;
-  double sink = 0;  // the tutorial's logged scalars, so both sides pay for .item()
-
+  double sink = 0;  // the logged scalars read on the host, as the tutorial's .item() calls do
+  int64_t step_number = 0;
   auto step = [&] {
-    // D on real, then on fake.detach(), then the D update.
-    d->zero_grad();
-    auto out = d->forward(real);
-    auto err_d_real = torch::binary_cross_entropy(out, torch::full({o.batch}, 1.0f));
-    err_d_real.backward();
-    const double d_x = out.mean().item<double>();
-    const auto fake = g->forward(torch::randn({o.batch, o.nz, 1, 1}));
-    out = d->forward(fake.detach());
-    auto err_d_fake = torch::binary_cross_entropy(out, torch::full({o.batch}, 0.0f));
-    err_d_fake.backward();
-    const double d_g_z1 = out.mean().item<double>();
-    opt_d.step();
-    // G through the updated, frozen D.
-    g->zero_grad();
-    set_requires_grad(*d, false);
-    out = d->forward(fake);
-    auto err_g = torch::binary_cross_entropy(out, torch::full({o.batch}, 1.0f));
-    err_g.backward();
-    set_requires_grad(*d, true);
-    const double d_g_z2 = out.mean().item<double>();
-    opt_g.step();
-    sink += (err_d_real + err_d_fake).item<double>() + err_g.item<double>() + d_x + d_g_z1 + d_g_z2;
+    const auto result = gan_step.run(real, torch::randn({o.batch, o.nz, 1, 1}), ++step_number);
+    sink += result.stats.sum().item<double>();
   };
 
   for (int i = 0; i < o.warmup; ++i) step();

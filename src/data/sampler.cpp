@@ -56,6 +56,16 @@ EpochSampler::EpochSampler(int64_t dataset_size, int64_t batch_per_rank, int wor
                          ", rank ", rank, ")"));
 }
 
+EpochPosition EpochSampler::after(EpochPosition p) const {
+  return normalized({p.epoch, p.batch + 1});
+}
+
+EpochPosition EpochSampler::normalized(EpochPosition p) const {
+  const int64_t per_epoch = batches_per_epoch();
+  if (per_epoch <= 0 || p.batch < per_epoch) return p;
+  return {p.epoch + p.batch / per_epoch, p.batch % per_epoch};
+}
+
 int64_t EpochSampler::batches_per_epoch() const {
   return dataset_size_ / (batch_per_rank_ * world_size_);
 }

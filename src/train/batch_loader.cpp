@@ -11,19 +11,13 @@ BatchLoader::BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler
                          int64_t batch, bool pin, int depth)
     : dataset_(dataset),
       sampler_(std::move(sampler)),
-      batches_per_epoch_(sampler_.batches_per_epoch()),
-      next_epoch_(epoch),
-      next_batch_(batch),
+      next_(sampler_.normalized({epoch, batch})),  // a cursor at an epoch's end: the next epoch
       pin_(pin),
       depth_(static_cast<size_t>(std::max(depth, 1))) {
-  if (batches_per_epoch_ <= 0) {
+  if (sampler_.batches_per_epoch() <= 0) {
     throw DataError(str("the data set has ", dataset_.size(),
                         " images, fewer than one global batch HINT: lower --batch-size or use "
                         "fewer ranks"));
-  }
-  if (next_batch_ >= batches_per_epoch_) {  // a cursor at an epoch's end starts the next epoch
-    next_epoch_ += next_batch_ / batches_per_epoch_;
-    next_batch_ %= batches_per_epoch_;
   }
   thread_ = std::thread([this] { produce(); });
 }
@@ -48,17 +42,15 @@ void BatchLoader::produce() {
         if (stop_) return;
       }
       HostBatch batch;
-      batch.epoch = next_epoch_;
-      batch.batch = next_batch_;
-      const std::vector<int64_t> indices = sampler_.rank_batch(next_epoch_, next_batch_);
+      batch.epoch = next_.epoch;
+      batch.batch = next_.batch;
+      batch.after = sampler_.after(next_);
+      const std::vector<int64_t> indices = sampler_.rank_batch(next_.epoch, next_.batch);
       const int64_t n = static_cast<int64_t>(indices.size());
       batch.images = torch::empty({n, side, side, channels},
                                   torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pin_));
       dataset_.read(indices.data(), indices.size(), batch.images.data_ptr<uint8_t>());
-      if (++next_batch_ == batches_per_epoch_) {
-        next_batch_ = 0;
-        ++next_epoch_;
-      }
+      next_ = batch.after;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         ready_.push_back(std::move(batch));

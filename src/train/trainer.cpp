@@ -34,7 +34,7 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   shape_.channels = dataset_.channels();
   shape_.world_size = comm_.world_size();
   shape_.device = device_.str();
-  batches_per_epoch_ = dataset_.size() / (config_.batch_size * shape_.world_size);
+  batches_per_epoch_ = make_sampler().batches_per_epoch();
   if (batches_per_epoch_ <= 0) {
     throw DataError(str(
         config_.data, " has ", dataset_.size(), " images, fewer than one global batch of ",
@@ -47,6 +47,11 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
 }
 
 Trainer::~Trainer() = default;
+
+data::EpochSampler Trainer::make_sampler() const {
+  return data::EpochSampler(dataset_.size(), config_.batch_size, shape_.world_size, comm_.rank(),
+                            static_cast<uint64_t>(config_.seed));
+}
 
 void Trainer::build_models() {
   models::DcganOptions options = model_options(config_, shape_);
@@ -282,9 +287,7 @@ int Trainer::run() {
   if (comm_.rank() == 0)
     metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
   if (config_.cache_data) dataset_.cache_in_memory();
-  data::EpochSampler sampler(dataset_.size(), config_.batch_size, shape_.world_size, comm_.rank(),
-                             static_cast<uint64_t>(config_.seed));
-  BatchLoader loader(dataset_, std::move(sampler), cursor_.epoch, cursor_.batch,
+  BatchLoader loader(dataset_, make_sampler(), cursor_.epoch, cursor_.batch,
                      /*pin=*/device_.is_cuda());
   log_clock_ = std::chrono::steady_clock::now();
   log_clock_step_ = cursor_.step;
@@ -296,12 +299,8 @@ int Trainer::run() {
     torch::Tensor z = draw_latent();
     const StepResult result = step_->run(real, z, cursor_.step + 1);
     cursor_.step += 1;
-    cursor_.epoch = host.epoch;
-    cursor_.batch = host.batch + 1;
-    if (cursor_.batch == batches_per_epoch_) {
-      cursor_.epoch += 1;
-      cursor_.batch = 0;
-    }
+    cursor_.epoch = host.after.epoch;
+    cursor_.batch = host.after.batch;
     after_each_step(result, host.batch, host.epoch, metrics.get());
     if (after_step) after_step(cursor_.step);
     if (stop_agreed()) {

@@ -20,7 +20,8 @@ namespace dcgan::train {
 struct HostBatch {
   torch::Tensor images;  // uint8 [B, H, W, C] on the host (pinned when loading for CUDA)
   int64_t epoch = 0;
-  int64_t batch = 0;  // global batch index within the epoch
+  int64_t batch = 0;          // global batch index within the epoch
+  data::EpochPosition after;  // where the stream stands once this batch is trained on
 };
 
 class BatchLoader {
@@ -36,16 +37,13 @@ class BatchLoader {
 
   // The next batch in order; rethrows a read error of the thread (with its context).
   HostBatch next();
-  int64_t batches_per_epoch() const { return batches_per_epoch_; }
 
  private:
   void produce();
 
   data::ShardDataset& dataset_;
   data::EpochSampler sampler_;
-  int64_t batches_per_epoch_;
-  int64_t next_epoch_;
-  int64_t next_batch_;
+  data::EpochPosition next_;
   bool pin_;
   size_t depth_;
   std::mutex mutex_;

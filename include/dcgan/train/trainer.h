@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "dcgan/data/dataset.h"
+#include "dcgan/data/sampler.h"
 #include "dcgan/distributed/communicator.h"
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
@@ -51,6 +52,7 @@ class Trainer {
   torch::optim::Adam& opt_d() { return *opt_d_; }
 
  private:
+  data::EpochSampler make_sampler() const;  // this rank's batches; epoch arithmetic lives there
   void build_models();
   void start_state();  // fresh init or resume, then rank 0's state to every rank
   TrainingState state_view();

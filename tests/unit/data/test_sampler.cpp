@@ -58,5 +58,23 @@ TEST(EpochSampler, RanksSplitEachGlobalBatchAndDropThePartialOne) {
   EXPECT_THROW(EpochSampler(10, 2, 2, 2, 1), UsageError);
 }
 
+// 10 images, 2 ranks x 2 per rank: 2 full global batches per epoch, the rest dropped.
+TEST(EpochSampler, PositionsRollOverInOnePlace) {
+  const EpochSampler sampler(10, 2, 2, 0, 7);
+  ASSERT_EQ(sampler.batches_per_epoch(), 2);
+  const EpochPosition a = sampler.after({0, 0});
+  EXPECT_EQ(a.epoch, 0);
+  EXPECT_EQ(a.batch, 1);
+  const EpochPosition b = sampler.after(a);
+  EXPECT_EQ(b.epoch, 1);
+  EXPECT_EQ(b.batch, 0);
+  const EpochPosition c = sampler.normalized({3, 5});  // a cursor past its epoch's end
+  EXPECT_EQ(c.epoch, 5);
+  EXPECT_EQ(c.batch, 1);
+  const EpochPosition d = sampler.normalized({3, 1});
+  EXPECT_EQ(d.epoch, 3);
+  EXPECT_EQ(d.batch, 1);
+}
+
 }  // namespace
 }  // namespace dcgan::data
