@@ -39,8 +39,8 @@ Rate pack_rate(const std::string& root, const std::string& out, int workers, boo
   o.source.kind = "celeba";
   o.source.input = root;
   o.out = out;
-  o.size = 64;
-  o.source.size = 64;
+  o.image_size = 64;
+  o.source.image_size = 64;
   o.workers = workers;
   o.jpeg_dct_scaling = dct;
   o.chunk_images = chunk;
@@ -69,7 +69,7 @@ Rate transform_rate(const std::string& root, int count, bool dct) {
 Rate read_rate(const std::string& dir, int64_t reads, int batch) {
   data::ShardDataset ds(dir);
   std::mt19937_64 rng(1);
-  std::uniform_int_distribution<int64_t> pick(0, ds.size() - 1);
+  std::uniform_int_distribution<int64_t> pick(0, ds.image_count() - 1);
   std::vector<int64_t> idx(static_cast<size_t>(batch));
   std::vector<uint8_t> out(static_cast<size_t>(batch) * ds.image_bytes());
   for (auto& i : idx) i = pick(rng);

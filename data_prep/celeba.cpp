@@ -139,7 +139,7 @@ class CelebaSource : public Source {
     if (fs::exists(layout.attrs)) attach_attrs(layout);
   }
 
-  int64_t size() const override { return static_cast<int64_t>(names_.size()); }
+  int64_t image_count() const override { return static_cast<int64_t>(names_.size()); }
   std::string name(int64_t i) const override { return names_[static_cast<size_t>(i)]; }
   int64_t source_index(int64_t i) const override { return positions_[static_cast<size_t>(i)]; }
   const std::vector<std::string>& attr_names() const override { return attr_names_; }

@@ -82,10 +82,10 @@ class ShardPacker {
  public:
   ShardPacker(const PackOptions& o, const Source& src, int workers)
       : o_(o), src_(src), workers_(workers) {
-    image_bytes_ = static_cast<size_t>(o.size) * o.size * o.channels;
+    image_bytes_ = static_cast<size_t>(o.image_size) * o.image_size * o.channels;
     const bool dct = o.jpeg_dct_scaling && src.jpeg_source();
     for (int w = 0; w < workers; ++w)
-      pipelines_.emplace_back(PipelineOptions{o.size, o.channels, o.crop, dct});
+      pipelines_.emplace_back(PipelineOptions{o.image_size, o.channels, o.crop, dct});
     block_.pixels.resize(kBlockItems * image_bytes_);
   }
 
@@ -93,7 +93,7 @@ class ShardPacker {
   std::pair<data::ShardEntry, int64_t> pack_shard(const std::string& path, int64_t first,
                                                   int64_t last, std::atomic<int64_t>& done) {
     ShardLayout layout{
-        o_.size,           o_.channels,     static_cast<int>(src_.attr_names().size()),
+        o_.image_size,     o_.channels,     static_cast<int>(src_.attr_names().size()),
         src_.has_labels(), o_.chunk_images, o_.source.kind,
         o_.crop.text()};
     ShardWriter writer(path, layout);
@@ -194,7 +194,7 @@ class Progress {
 
 json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int world,
                       int64_t per_shard) {
-  const int64_t n = src.size();
+  const int64_t n = src.image_count();
   const int64_t shards = (n + per_shard - 1) / per_shard;
   int64_t mine = 0;
   for (int64_t s = rank; s < shards; s += world) mine += std::min(per_shard, n - s * per_shard);
@@ -254,7 +254,7 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
   }
   if (m.total == 0)
     return error_status(3, str("every input image was unreadable (", m.skipped, " skipped)"));
-  m.size = o.size;
+  m.image_size = o.image_size;
   m.channels = o.channels;
   m.attr_names = src.attr_names();
   m.source = o.source.kind;
@@ -272,15 +272,16 @@ json finish_on_root(const PackOptions& o, const Source& src, const std::vector<s
 
 }  // namespace
 
-int64_t default_images_per_shard(int size, int channels) {
-  const int64_t image_bytes = int64_t{size} * size * channels;
+int64_t default_images_per_shard(int image_size, int channels) {
+  const int64_t image_bytes = int64_t{image_size} * image_size * channels;
   return std::max<int64_t>(1, (int64_t{512} << 20) / image_bytes);
 }
 
 PackSummary pack(const PackOptions& o, PackComm& comm) {
   const auto start = Clock::now();
-  if (o.size < 1 || o.size > data::schema::kMaxImageSize)
-    throw UsageError(str("--size ", o.size, " is outside [1, ", data::schema::kMaxImageSize, "]"));
+  if (o.image_size < 1 || o.image_size > data::schema::kMaxImageSize)
+    throw UsageError(
+        str("--size ", o.image_size, " is outside [1, ", data::schema::kMaxImageSize, "]"));
   if (o.channels != 1 && o.channels != 3)
     throw UsageError(str("--channels ", o.channels, ": expected 1 or 3"));
   if (o.out.empty()) throw UsageError("pack needs --out DIR");
@@ -291,13 +292,14 @@ PackSummary pack(const PackOptions& o, PackComm& comm) {
     return json{{"code", 0}};
   });
   throw_status(json::parse(comm.broadcast(status.dump())));
-  const int64_t per_shard =
-      o.images_per_shard > 0 ? o.images_per_shard : default_images_per_shard(o.size, o.channels);
+  const int64_t per_shard = o.images_per_shard > 0
+                                ? o.images_per_shard
+                                : default_images_per_shard(o.image_size, o.channels);
   if (comm.rank() == 0 && src)
-    log::info(str("packing ", src->size(), " images from ", o.source.kind, " '", o.source.input,
-                  "' into ", (src->size() + per_shard - 1) / per_shard, " shard(s) of up to ",
-                  per_shard, " images (", o.size, "x", o.size, "x", o.channels, ", ", o.crop.text(),
-                  ") on ", comm.world_size(), " rank(s)"));
+    log::info(str("packing ", src->image_count(), " images from ", o.source.kind, " '",
+                  o.source.input, "' into ", (src->image_count() + per_shard - 1) / per_shard,
+                  " shard(s) of up to ", per_shard, " images (", o.image_size, "x", o.image_size,
+                  "x", o.channels, ", ", o.crop.text(), ") on ", comm.world_size(), " rank(s)"));
   // Every rank reaches the gather, failed or not, so no peer waits forever.
   const json mine = !src ? status : run_guarded_json([&] {
     return pack_rank_shards(o, *src, comm.rank(), comm.world_size(), per_shard);

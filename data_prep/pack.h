@@ -15,7 +15,7 @@ namespace dcgan::prep {
 struct PackOptions {
   SourceOptions source;
   std::string out;
-  int size = 64;
+  int image_size = 64;  // side length of the packed images (--size)
   int channels = 3;
   CropSpec crop;
   int64_t images_per_shard = 0;  // 0: about 512 MiB of pixels per shard
@@ -60,6 +60,6 @@ struct PackSummary {
 PackSummary pack(const PackOptions& options, PackComm& comm);
 
 // Default K for --images-per-shard 0.
-int64_t default_images_per_shard(int size, int channels);
+int64_t default_images_per_shard(int image_size, int channels);
 
 }  // namespace dcgan::prep

@@ -1,4 +1,5 @@
-// One worker's decode -> crop/resize -> size x size x channels path, shared by pack and the tests.
+// One worker's decode -> crop/resize -> image_size x image_size x channels path, shared by pack and
+// the tests.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 namespace dcgan::prep {
 
 struct PipelineOptions {
-  int size = 64;
+  int image_size = 64;  // side length of the output
   int channels = 3;
   CropSpec crop;
   bool jpeg_dct_scaling = false;  // resize-center only; see ImageDecoder::set_jpeg_min_short_side
@@ -20,8 +21,8 @@ struct PipelineOptions {
 class Pipeline {
  public:
   explicit Pipeline(const PipelineOptions& options);
-  // Item of a source / an image file, into dst (size * size * channels bytes). Throws DataError
-  // naming the file for bad input.
+  // Item of a source / an image file, into dst (image_size * image_size * channels bytes). Throws
+  // DataError naming the file for bad input.
   void run(const Source& source, int64_t item, uint8_t* dst);
   void run_file(const std::string& path, uint8_t* dst);
 

@@ -34,7 +34,7 @@ void add_pack(CLI::App& app, Cli& c) {
                 "CelebA root, image folder, or IDX images file (.gz or not)");
   p->add_option("--labels", o.source.labels, "IDX labels file (optional)");
   p->add_option("--out", o.out, "output directory (shard-NNNNN.h5 + manifest.json)")->required();
-  p->add_option("--size", o.size, "output images are SIZE x SIZE")->capture_default_str();
+  p->add_option("--size", o.image_size, "output images are SIZE x SIZE")->capture_default_str();
   p->add_option("--channels", o.channels, "1 (gray) or 3 (RGB; gray replicated)")
       ->capture_default_str();
   p->add_option("--crop", c.crop, "resize-center | center:S | box:CX,CY,S")->capture_default_str();
@@ -71,7 +71,7 @@ int run_pack(Cli& c, int* argc, char*** argv, const std::string& command) {
   auto& o = c.pack;
   o.crop = dcgan::prep::parse_crop(c.crop);
   o.fail_on_bad_image = c.on_bad_image == "fail";
-  o.source.size = o.size;
+  o.source.image_size = o.image_size;
   o.progress = !c.no_progress;
   o.command = command;
   if (o.workers <= 0)

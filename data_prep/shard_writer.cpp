@@ -70,7 +70,8 @@ ShardWriter::ShardWriter(const std::string& final_path, const ShardLayout& layou
   if (file < 0)
     throw Error(str("cannot create shard ", partial_path_, ": ", data::h5::error_stack_text()));
   file_ = Id(file);
-  const hsize_t s = static_cast<hsize_t>(layout.size), c = static_cast<hsize_t>(layout.channels);
+  const hsize_t s = static_cast<hsize_t>(layout.image_size),
+                c = static_cast<hsize_t>(layout.channels);
   const hsize_t dims[4] = {0, s, s, c};
   const hsize_t maxdims[4] = {H5S_UNLIMITED, s, s, c};
   const hsize_t chunk[4] = {static_cast<hsize_t>(std::max(1, layout.chunk_images)), s, s, c};
@@ -86,7 +87,8 @@ void ShardWriter::append(const uint8_t* images, int64_t n, const int64_t* index,
                          const std::vector<std::string>& names, const int64_t* labels,
                          const int8_t* attrs) {
   if (n <= 0) return;
-  const hsize_t s = static_cast<hsize_t>(layout_.size), c = static_cast<hsize_t>(layout_.channels);
+  const hsize_t s = static_cast<hsize_t>(layout_.image_size),
+                c = static_cast<hsize_t>(layout_.channels);
   const hsize_t new_dims[4] = {static_cast<hsize_t>(count_ + n), s, s, c};
   H5_CHECK(H5Dset_extent(images_.get(), new_dims));
   Id file_space = H5_ID(H5Dget_space(images_.get()));
@@ -115,7 +117,7 @@ void ShardWriter::write_metadata() {
   data::h5::write_attr_int(f, "schema_version", data::kSchemaVersion);
   data::h5::write_attr_string(f, "source", layout_.source);
   data::h5::write_attr_string(f, "crop", layout_.crop);
-  data::h5::write_attr_int(f, "size", layout_.size);
+  data::h5::write_attr_int(f, "size", layout_.image_size);
   data::h5::write_attr_int(f, "channels", layout_.channels);
   data::h5::write_attr_int(f, "count", count_);
 }

@@ -12,7 +12,7 @@
 namespace dcgan::prep {
 
 struct ShardLayout {
-  int size = 64;
+  int image_size = 64;  // side length
   int channels = 3;
   int attr_count = 0;  // 0: no attrs dataset
   bool has_labels = false;

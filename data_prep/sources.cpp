@@ -48,7 +48,7 @@ class FolderSource : public Source {
     if (names_.empty()) throw DataError(str("no JPEG/PNG images found under '", root_, "'"));
   }
 
-  int64_t size() const override { return static_cast<int64_t>(names_.size()); }
+  int64_t image_count() const override { return static_cast<int64_t>(names_.size()); }
   std::string name(int64_t i) const override { return names_[static_cast<size_t>(i)]; }
   int64_t source_index(int64_t i) const override { return i; }
   bool has_labels() const override { return has_labels_; }
@@ -99,7 +99,7 @@ class IdxSource : public Source {
       labels_ = parse_idx_labels(read_idx_file(o.labels), header_.count, o.labels);
   }
 
-  int64_t size() const override { return header_.count; }
+  int64_t image_count() const override { return header_.count; }
   std::string name(int64_t i) const override {
     return str(fs::path(path_).filename().string(), ":", i);
   }
@@ -131,10 +131,11 @@ class IdxSource : public Source {
 
 class SyntheticSource : public Source {
  public:
-  explicit SyntheticSource(const SourceOptions& o) : count_(o.count), seed_(o.seed), size_(o.size) {
+  explicit SyntheticSource(const SourceOptions& o)
+      : count_(o.count), seed_(o.seed), size_(o.image_size) {
     if (count_ < 1) throw UsageError("--source synthetic needs --count N (N >= 1)");
   }
-  int64_t size() const override { return count_; }
+  int64_t image_count() const override { return count_; }
   std::string name(int64_t i) const override { return str("synthetic-", i); }
   int64_t source_index(int64_t i) const override { return i; }
   void load(int64_t i, int channels, ImageDecoder&, Image& out) const override {
@@ -224,13 +225,13 @@ const std::vector<std::string>& Source::attr_names() const {
   return kNone;
 }
 
-void synthetic_image(uint64_t seed, int64_t index, int size, int channels, Image& out) {
+void synthetic_image(uint64_t seed, int64_t index, int side, int channels, Image& out) {
   uint64_t state = seed * 0x100000001B3ull + static_cast<uint64_t>(index);
   const uint64_t a = splitmix(state);
-  out.resize(size, size, channels);
+  out.resize(side, side, channels);
   size_t p = 0;
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x)
+  for (int y = 0; y < side; ++y)
+    for (int x = 0; x < side; ++x)
       for (int c = 0; c < channels; ++c) {
         const int base = static_cast<int>((a >> (c * 8)) & 0xFF) + x * (c + 1) * 3 + y * 2;
         out.pixels[p++] =

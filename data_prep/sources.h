@@ -19,13 +19,13 @@ struct SourceOptions {
   std::string split = "all";  // celeba: all | train | valid | test
   int64_t count = 0;          // synthetic: number of images
   uint64_t seed = 0;          // synthetic: generator seed
-  int size = 64;              // synthetic images are generated at the output size
+  int image_size = 64;        // synthetic images are generated at the output side length
 };
 
 class Source {
  public:
   virtual ~Source() = default;
-  virtual int64_t size() const = 0;
+  virtual int64_t image_count() const = 0;
   virtual std::string name(int64_t item) const = 0;      // stored in `filenames`
   virtual int64_t source_index(int64_t item) const = 0;  // stored in `index`
   virtual bool has_labels() const { return false; }
@@ -75,6 +75,6 @@ std::vector<int64_t> parse_idx_labels(const std::vector<uint8_t>& bytes, int64_t
                                       const std::string& name);
 
 // A synthetic image: deterministic in (seed, index), smooth gradients plus noise.
-void synthetic_image(uint64_t seed, int64_t index, int size, int channels, Image& out);
+void synthetic_image(uint64_t seed, int64_t index, int side, int channels, Image& out);
 
 }  // namespace dcgan::prep

@@ -36,7 +36,7 @@ void verify_shard(const std::string& dir, const data::ShardEntry& e, const data:
     problems.push_back(str("shard ", e.file, ": sha256 differs from the manifest"));
   try {
     data::ShardFile shard(path, e, m);
-    const size_t image_bytes = static_cast<size_t>(m.size) * m.size * m.channels;
+    const size_t image_bytes = static_cast<size_t>(m.image_size) * m.image_size * m.channels;
     constexpr int64_t kBlock = 1024;
     std::vector<uint8_t> buf(static_cast<size_t>(kBlock) * image_bytes);
     for (int64_t i = 0; i < shard.count(); i += kBlock)
@@ -67,21 +67,21 @@ std::vector<std::string> verify_dataset(const std::string& dir) {
 std::string inspect_dataset(const std::string& dir, const std::string& grid_png) {
   data::ShardDataset ds(dir);
   const data::Manifest& m = ds.manifest();
-  std::string out =
-      str("data set   ", dir, "\nsource     ", m.source, " (crop ", m.crop, ")\n", "images     ",
-          m.total, " of ", m.size, "x", m.size, "x", m.channels, ", skipped ", m.skipped,
-          "\nattributes ", m.attr_names.size(), "\n", "shards     ", m.shards.size(), "\n");
+  std::string out = str("data set   ", dir, "\nsource     ", m.source, " (crop ", m.crop, ")\n",
+                        "images     ", m.total, " of ", m.image_size, "x", m.image_size, "x",
+                        m.channels, ", skipped ", m.skipped, "\nattributes ", m.attr_names.size(),
+                        "\n", "shards     ", m.shards.size(), "\n");
   for (const auto& s : m.shards)
     out += str("  ", s.file, "  ", s.count, " images  ", s.bytes, " bytes\n");
   out += str("tool       ", m.tool_version, "\ncommand    ", m.command, "\n");
   if (grid_png.empty()) return out;
   constexpr int kGrid = 8;
-  const int64_t n = std::min<int64_t>(kGrid * kGrid, ds.size());
+  const int64_t n = std::min<int64_t>(kGrid * kGrid, ds.image_count());
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
   std::vector<uint8_t> images(static_cast<size_t>(n) * ds.image_bytes());
   ds.read(idx.data(), idx.size(), images.data());
-  const int s = m.size, c = m.channels, side = kGrid * s;
+  const int s = m.image_size, c = m.channels, side = kGrid * s;
   std::vector<uint8_t> grid(static_cast<size_t>(side) * side * c, 0);
   for (int64_t i = 0; i < n; ++i) {
     const int gx = static_cast<int>(i % kGrid) * s, gy = static_cast<int>(i / kGrid) * s;

@@ -41,7 +41,7 @@ ShardDataset::ShardDataset(const std::string& dir) : impl_(std::make_unique<Impl
   impl_->dir = dir;
   impl_->manifest = read_manifest(dir);  // validated: dims and counts are bounded
   const Manifest& m = impl_->manifest;
-  impl_->image_bytes = static_cast<size_t>(m.size) * m.size * m.channels;
+  impl_->image_bytes = static_cast<size_t>(m.image_size) * m.image_size * m.channels;
   int64_t next = 0;
   for (const auto& entry : m.shards) {
     impl_->first.push_back(next);
@@ -56,9 +56,9 @@ ShardDataset::ShardDataset(ShardDataset&&) noexcept = default;
 ShardDataset& ShardDataset::operator=(ShardDataset&&) noexcept = default;
 
 const Manifest& ShardDataset::manifest() const { return impl_->manifest; }
-int64_t ShardDataset::size() const { return impl_->manifest.total; }
+int64_t ShardDataset::image_count() const { return impl_->manifest.total; }
 size_t ShardDataset::image_bytes() const { return impl_->image_bytes; }
-int ShardDataset::image_size() const { return impl_->manifest.size; }
+int ShardDataset::image_size() const { return impl_->manifest.image_size; }
 int ShardDataset::channels() const { return impl_->manifest.channels; }
 
 void ShardDataset::read(const int64_t* indices, size_t n, uint8_t* out) {

@@ -52,7 +52,7 @@ void validate(const Manifest& m, const std::string& where) {
   if (m.schema_version != kSchemaVersion)
     throw DataError(str(where, ": schema_version ", m.schema_version, " is not supported (this ",
                         "build reads ", kSchemaVersion, ")"));
-  check_range(m.size, 1, kMaxImageSize, "size", where);
+  check_range(m.image_size, 1, kMaxImageSize, "size", where);
   if (m.channels != 1 && m.channels != 3)
     throw DataError(str(where, ": field 'channels' = ", m.channels, " (expected 1 or 3)"));
   check_range(m.total, 1, kMaxTotalImages, "total", where);
@@ -84,7 +84,7 @@ std::string manifest_to_json(const Manifest& m) {
   const json j = {{"schema_version", m.schema_version},
                   {"shards", shards},
                   {"total", m.total},
-                  {"size", m.size},
+                  {"size", m.image_size},
                   {"channels", m.channels},
                   {"attr_names", m.attr_names},
                   {"skipped", m.skipped},
@@ -105,7 +105,7 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
   if (!j.is_object()) throw DataError(str(where, ": not a JSON object"));
   Manifest m;
   m.schema_version = field<int>(j, "schema_version", where);
-  m.size = static_cast<int>(field<int64_t>(j, "size", where));
+  m.image_size = static_cast<int>(field<int64_t>(j, "size", where));
   m.channels = static_cast<int>(field<int64_t>(j, "channels", where));
   m.total = field<int64_t>(j, "total", where);
   m.skipped = field<int64_t>(j, "skipped", where);

@@ -52,23 +52,23 @@ ShardFile::ShardFile(const std::string& path, const ShardEntry& entry, const Man
   const long long count = h5::read_attr_int(file_.get(), "count", where);
   const long long size = h5::read_attr_int(file_.get(), "size", where);
   const long long channels = h5::read_attr_int(file_.get(), "channels", where);
-  if (version != manifest.schema_version || count != entry.count || size != manifest.size ||
+  if (version != manifest.schema_version || count != entry.count || size != manifest.image_size ||
       channels != manifest.channels)
     throw DataError(str(where, ": attributes (schema_version ", version, ", count ", count,
                         ", size ", size, ", channels ", channels, ") disagree with the manifest (",
-                        manifest.schema_version, ", ", entry.count, ", ", manifest.size, ", ",
+                        manifest.schema_version, ", ", entry.count, ", ", manifest.image_size, ", ",
                         manifest.channels, ")"));
   images_ = open_dataset(file_.get(), schema::kImages, where);
   expect_int_type(images_.get(), 1, H5T_SGN_NONE, where + " dataset 'images'");
   const auto dims = h5::dataset_dims(images_.get(), 4, where + " dataset 'images'");
   const std::vector<hsize_t> want = {
-      static_cast<hsize_t>(count_), static_cast<hsize_t>(manifest.size),
-      static_cast<hsize_t>(manifest.size), static_cast<hsize_t>(manifest.channels)};
+      static_cast<hsize_t>(count_), static_cast<hsize_t>(manifest.image_size),
+      static_cast<hsize_t>(manifest.image_size), static_cast<hsize_t>(manifest.channels)};
   if (dims != want)
     throw DataError(str(where, ": dataset 'images' is [", dims[0], ", ", dims[1], ", ", dims[2],
                         ", ", dims[3], "], the manifest says [", want[0], ", ", want[1], ", ",
                         want[2], ", ", want[3], "]"));
-  image_bytes_ = static_cast<size_t>(manifest.size) * manifest.size * manifest.channels;
+  image_bytes_ = static_cast<size_t>(manifest.image_size) * manifest.image_size * manifest.channels;
   attr_count_ = static_cast<int>(manifest.attr_names.size());
   file_space_ = H5_ID(H5Dget_space(images_.get()));
   const hsize_t one[4] = {1, want[1], want[2], want[3]};

@@ -15,7 +15,7 @@ BatchLoader::BatchLoader(data::ShardDataset& dataset, data::EpochSampler sampler
       pin_(pin),
       depth_(static_cast<size_t>(std::max(depth, 1))) {
   if (sampler_.batches_per_epoch() <= 0) {
-    throw DataError(str("the data set has ", dataset_.size(),
+    throw DataError(str("the data set has ", dataset_.image_count(),
                         " images, fewer than one global batch HINT: lower --batch-size or use "
                         "fewer ranks"));
   }

@@ -129,7 +129,7 @@ constexpr const char* kSelfChecksumKey = "info_sha256";
 
 struct WrittenFile {
   std::string sha256;
-  size_t size = 0;
+  size_t bytes = 0;
 };
 
 std::string info_toml(const TrainingState& state, const RunShape& shape,
@@ -148,7 +148,7 @@ std::string info_toml(const TrainingState& state, const RunShape& shape,
                    {"fingerprint_optim_d", optimizer_fingerprint(*state.opt_d)}};
   for (const auto& [stem, file] : kCheckedFiles) {
     const WrittenFile& written = files.at(file);
-    info.insert(str("bytes_", stem), static_cast<int64_t>(written.size));
+    info.insert(str("bytes_", stem), static_cast<int64_t>(written.bytes));
     info.insert(str("sha256_", stem), written.sha256);
   }
   std::ostringstream out;

@@ -37,7 +37,7 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   batches_per_epoch_ = make_sampler().batches_per_epoch();
   if (batches_per_epoch_ <= 0) {
     throw DataError(str(
-        config_.data, " has ", dataset_.size(), " images, fewer than one global batch of ",
+        config_.data, " has ", dataset_.image_count(), " images, fewer than one global batch of ",
         config_.batch_size * shape_.world_size, " HINT: lower --batch-size or use fewer ranks"));
   }
   total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * batches_per_epoch_;
@@ -49,8 +49,8 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
 Trainer::~Trainer() = default;
 
 data::EpochSampler Trainer::make_sampler() const {
-  return data::EpochSampler(dataset_.size(), config_.batch_size, shape_.world_size, comm_.rank(),
-                            static_cast<uint64_t>(config_.seed));
+  return data::EpochSampler(dataset_.image_count(), config_.batch_size, shape_.world_size,
+                            comm_.rank(), static_cast<uint64_t>(config_.seed));
 }
 
 void Trainer::build_models() {
@@ -181,9 +181,9 @@ void Trainer::prepare_run_dir() {
 
 void Trainer::write_real_samples() {
   // 64 training images (the first of epoch 0's order), before the loader takes the dataset.
-  const int64_t n = std::min<int64_t>(kFixedNoiseCount, dataset_.size());
+  const int64_t n = std::min<int64_t>(kFixedNoiseCount, dataset_.image_count());
   std::vector<int64_t> order =
-      data::epoch_permutation(dataset_.size(), static_cast<uint64_t>(config_.seed), 0);
+      data::epoch_permutation(dataset_.image_count(), static_cast<uint64_t>(config_.seed), 0);
   order.resize(static_cast<size_t>(n));
   torch::Tensor images =
       torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);

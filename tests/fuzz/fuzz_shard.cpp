@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   dcgan::data::Manifest manifest;
-  manifest.size = 8;
+  manifest.image_size = 8;
   manifest.channels = 1;
   manifest.total = 4;
   const dcgan::data::ShardEntry entry{"shard-00000.h5", 4, static_cast<int64_t>(size), ""};

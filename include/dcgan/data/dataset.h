@@ -23,7 +23,7 @@ struct Manifest {
   int schema_version = kSchemaVersion;
   std::vector<ShardEntry> shards;
   int64_t total = 0;
-  int size = 0;                         // images are size x size
+  int image_size = 0;                   // side length: images are image_size x image_size
   int channels = 0;                     // 1 or 3
   std::vector<std::string> attr_names;  // empty unless the source had attributes (CelebA)
   int64_t skipped = 0;                  // unreadable inputs left out at pack time
@@ -48,9 +48,9 @@ class ShardDataset {
   ShardDataset& operator=(const ShardDataset&) = delete;
 
   const Manifest& manifest() const;
-  int64_t size() const;        // total images
-  size_t image_bytes() const;  // size * size * channels
-  int image_size() const;      // height == width
+  int64_t image_count() const;  // total images
+  size_t image_bytes() const;   // size * size * channels
+  int image_size() const;       // height == width
   int channels() const;
 
   // Reads images `indices[0..n)` (global positions, 0..size()) into `out`, HWC uint8 each,

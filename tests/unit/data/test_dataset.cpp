@@ -37,7 +37,7 @@ void write_shard(const std::string& path, hsize_t n, hsize_t size, hsize_t chann
 
 Manifest manifest_for(int64_t count, int size, int channels) {
   Manifest m;
-  m.size = size;
+  m.image_size = size;
   m.channels = channels;
   m.total = count;
   m.shards.push_back({"shard-00000.h5", count, 1000, std::string(64, 'a')});
@@ -62,7 +62,7 @@ TEST(ShardDataset, ReadsAHandWrittenShard) {
   write_shard(dir / "shard-00000.h5", 5, 4, 3, 4);
   write_text(dir / "manifest.json", schema::manifest_to_json(manifest_for(5, 4, 3)));
   ShardDataset ds(dir.path());
-  EXPECT_EQ(ds.size(), 5);
+  EXPECT_EQ(ds.image_count(), 5);
   EXPECT_EQ(ds.image_bytes(), 48u);
   const int64_t idx[2] = {4, 1};
   std::vector<uint8_t> out(96);

@@ -26,20 +26,20 @@ PackOptions options(const std::string& kind, const std::string& input, const std
   o.source.kind = kind;
   o.source.input = input;
   o.out = out;
-  o.size = 32;
+  o.image_size = 32;
   o.workers = 2;
   o.progress = false;
   return o;
 }
 
 PackSummary run_pack(PackOptions o) {
-  o.source.size = o.size;
+  o.source.image_size = o.image_size;
   LocalComm comm;
   return pack(o, comm);
 }
 
 std::vector<uint8_t> read_all(data::ShardDataset& ds) {
-  std::vector<int64_t> idx(static_cast<size_t>(ds.size()));
+  std::vector<int64_t> idx(static_cast<size_t>(ds.image_count()));
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
   std::vector<uint8_t> out(idx.size() * ds.image_bytes());
   ds.read(idx.data(), idx.size(), out.data());
@@ -107,11 +107,11 @@ TEST(PackIdx, GzImagesAndLabelsRoundTrip) {
   write_gz(dir / "lab.gz", labels);
   auto o = options("idx", dir / "img.gz", dir / "out");
   o.source.labels = dir / "lab.gz";
-  o.size = 28;
+  o.image_size = 28;
   o.channels = 1;
   run_pack(o);
   data::ShardDataset ds(dir / "out");
-  EXPECT_EQ(ds.size(), n);
+  EXPECT_EQ(ds.image_count(), n);
   EXPECT_EQ(ds.channels(), 1);
   const auto all = read_all(ds);
   EXPECT_TRUE(std::equal(all.begin(), all.end(), images.begin() + 16));
@@ -133,11 +133,11 @@ TEST(PackIdx, ImagesWithoutLabelsPackWithNoLabelsStored) {
   for (int i = 0; i < n * h * w; ++i) images.push_back(static_cast<uint8_t>(200 - i));
   write_gz(dir / "img.gz", images);
   auto o = options("idx", dir / "img.gz", dir / "out");
-  o.size = 4;
+  o.image_size = 4;
   o.channels = 1;
   EXPECT_EQ(run_pack(o).written, n);
   data::ShardDataset ds(dir / "out");
-  ASSERT_EQ(ds.size(), n);
+  ASSERT_EQ(ds.image_count(), n);
   EXPECT_TRUE(ds.read_labels(0).empty());
   const auto all = read_all(ds);
   ASSERT_EQ(all.size(), static_cast<size_t>(n * 4 * 4));
@@ -156,7 +156,7 @@ TEST(PackFolder, ClassesAreFirstLevelSubfolders) {
   }
   run_pack(options("folder", dir / "in", dir / "out"));
   data::ShardDataset ds(dir / "out");
-  ASSERT_EQ(ds.size(), 3);
+  ASSERT_EQ(ds.image_count(), 3);
   EXPECT_EQ(ds.read_labels(0), (std::vector<int64_t>{0, 0, 1}));
   const auto all = read_all(ds);
   synthetic_image(1, 2, 32, 3, img);
@@ -314,7 +314,7 @@ TEST(PackOutDir, RefusesNonEmptyUnlessOverwriteAndInterruptedRunsHaveNoManifest)
   o.overwrite = true;
   o.source.count = 6;
   EXPECT_EQ(run_pack(o).written, 6);
-  EXPECT_EQ(data::ShardDataset(dir / "out").size(), 6);
+  EXPECT_EQ(data::ShardDataset(dir / "out").image_count(), 6);
   // A directory holding shards but no manifest (an interrupted run) is not a data set.
   fs::remove(dir / "out/manifest.json");
   const std::string message = expect_data_error([&] { data::ShardDataset ds(dir / "out"); });
