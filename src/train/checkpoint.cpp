@@ -213,6 +213,18 @@ std::string basename_of(std::string path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// A step directory (named step-NNNNNN, or holding a checkpoint.toml), not a run or checkpoints/.
+bool is_step_dir(const std::string& path) {
+  return posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0;
+}
+
+// The step directory name a checkpoints/latest pointer holds.
+std::string read_pointer(const std::string& pointer) {
+  std::string name = read_file(pointer);
+  name.erase(name.find_last_not_of(" \n\r\t") + 1);
+  return name;
+}
+
 // The checkpoints/ directory of a run directory, or `path` itself when it is one.
 std::string checkpoints_root(const std::string& path) {
   return posix::is_directory(path + "/checkpoints") || !posix::exists(path + "/latest")
@@ -249,9 +261,7 @@ std::string resolve_checkpoint_dir(const std::string& path) {
   for (const std::string& root : {path, path + "/checkpoints"}) {
     const std::string pointer = root + "/latest";
     if (!posix::exists(pointer)) continue;
-    std::string name = read_file(pointer);
-    name.erase(name.find_last_not_of(" \n\r\t") + 1);
-    const std::string dir = root + "/" + name;
+    const std::string dir = root + "/" + read_pointer(pointer);
     if (!posix::exists(dir + "/" + kInfoFile)) {
       throw DataError(str(pointer, " points at ", dir, ", which is not a complete checkpoint"));
     }
@@ -350,7 +360,7 @@ void require_intact(const std::string& ckpt_dir) {
 }
 
 std::string choose_resume_checkpoint(const std::string& path) {
-  if (posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0) {
+  if (is_step_dir(path)) {
     require_intact(path);  // a step directory named by the user: that one or nothing
     return path;
   }
@@ -359,8 +369,7 @@ std::string choose_resume_checkpoint(const std::string& path) {
   std::string latest;
   const std::string pointer = root + "/latest";
   if (posix::exists(pointer)) {
-    latest = read_file(pointer);
-    latest.erase(latest.find_last_not_of(" \n\r\t") + 1);
+    latest = read_pointer(pointer);
     candidates.push_back(latest);
   }
   const auto steps = posix::is_directory(root) ? step_dirs(root) : decltype(step_dirs(root)){};
@@ -401,8 +410,7 @@ std::string choose_resume_checkpoint(const std::string& path) {
 }
 
 std::string checkpoint_dir_at_step(const std::string& path, int64_t step) {
-  if (posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0)
-    return path;
+  if (is_step_dir(path)) return path;
   return checkpoints_root(path) + "/" + step_name(step);
 }
 

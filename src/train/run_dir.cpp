@@ -1,6 +1,7 @@
 // claim_run_dir: the lock, then the fresh-run refusal or --overwrite's move aside.
 #include "dcgan/train/run_dir.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "dcgan/common/errors.h"
@@ -26,13 +27,15 @@ std::string aside_name(const std::string& dir) {
   return name;
 }
 
-// Moves every entry of `dir` except the lock file into a new <dir>.old-<time>/.
+// Moves every entry of `dir` except the lock file into a new <dir>.old-<time>/; returns that
+// directory, or "" when there was nothing to move.
 std::string move_run_aside(const std::string& dir) {
+  std::vector<std::string> names = posix::list_dir(dir);
+  names.erase(std::remove(names.begin(), names.end(), kRunLockFile), names.end());
+  if (names.empty()) return "";
   const std::string aside = aside_name(dir);
   posix::make_dirs(aside);
-  for (const std::string& name : posix::list_dir(dir)) {
-    if (name != kRunLockFile) posix::rename_path(dir + "/" + name, aside + "/" + name);
-  }
+  for (const std::string& name : names) posix::rename_path(dir + "/" + name, aside + "/" + name);
   return aside;
 }
 
@@ -71,11 +74,9 @@ FileLock claim_run_dir(const RunDirRequest& request) {
   }
   if (request.resume) return lock;
   if (request.overwrite) {
-    if (!posix::list_dir(dir).empty() &&
-        posix::list_dir(dir) != std::vector<std::string>{kRunLockFile}) {
-      const std::string aside = move_run_aside(dir);
+    const std::string aside = move_run_aside(dir);
+    if (!aside.empty())
       log::warn(str("--overwrite: moved the previous contents of ", dir, " to ", aside));
-    }
   } else if (has_checkpoints(dir)) {
     throw UsageError(
         str("run directory ", dir,
