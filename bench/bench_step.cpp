@@ -1,6 +1,6 @@
-// CPU step-time benchmark of the product's DCGAN step (GanStep, as dcgan-train runs it), to be
-// compared with bench/bench_step.py (the tutorial's step in Python PyTorch); bench/bench_step.sh
-// runs both and prints the table.
+// CPU step-time benchmark of the product's own step: the recipe dcgan-train runs (--model dcgan,
+// ae or vae), built by make_recipe. For dcgan it is compared with bench/bench_step.py (the
+// tutorial's step in Python PyTorch); bench/bench_step.sh runs both and prints the table.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -12,13 +12,13 @@
 #include <torch/torch.h>
 
 #include "dcgan/distributed/communicator.h"
-#include "dcgan/distributed/grad_reducer.h"
-#include "dcgan/models/dcgan.h"
-#include "dcgan/train/gan_step.h"
+#include "dcgan/train/config.h"
+#include "dcgan/train/recipe.h"
 
 namespace {
 
 struct BenchOptions {
+  std::string model = "dcgan";
   int64_t image_size = 64;
   int64_t batch = 32;
   int64_t nz = 100, ngf = 64, ndf = 64, channels = 3;
@@ -44,7 +44,10 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   BenchOptions o;
-  CLI::App app{"Times the DCGAN training step on the CPU (C++ side of bench_step.sh)."};
+  CLI::App app{"Times the product's training step on the CPU (C++ side of bench_step.sh)."};
+  app.add_option("--model", o.model, "dcgan, ae or vae")
+      ->check(CLI::IsMember({"dcgan", "ae", "vae"}))
+      ->capture_default_str();
   app.add_option("--image-size", o.image_size, "32, 64 or 128")->capture_default_str();
   app.add_option("--batch", o.batch, "batch size")->capture_default_str();
   app.add_option("--threads", o.threads, "torch intra-op threads")->capture_default_str();
@@ -53,27 +56,23 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   torch::set_num_threads(o.threads);
-  torch::manual_seed(999);
-  dcgan::models::DcganOptions mo;
-  mo.nz = o.nz, mo.ngf = o.ngf, mo.ndf = o.ndf, mo.channels = o.channels,
-  mo.image_size = o.image_size;
-  dcgan::models::Generator g(mo);
-  dcgan::models::Discriminator d(mo);
-  dcgan::models::init_weights(*g);
-  dcgan::models::init_weights(*d);
-  torch::optim::Adam opt_g(g->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
-  torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
-  // The product's own step (GanStep) on the world-size-1 communicator: what dcgan-train runs.
+  // The product's own step on the world-size-1 communicator: what dcgan-train runs.
+  dcgan::train::TrainConfig config;
+  config.model = o.model;
+  config.nz = o.nz, config.ngf = o.ngf, config.ndf = o.ndf;
+  dcgan::train::resolve_model_defaults(&config);
+  const dcgan::train::RunShape shape{o.image_size, o.channels, 1, "cpu"};
   auto comm = dcgan::distributed::make_local_communicator();
-  dcgan::distributed::GradReducer reducer_g(g->parameters(), *comm, 4 << 20);
-  dcgan::distributed::GradReducer reducer_d(d->parameters(), *comm, 4 << 20);
-  dcgan::train::GanStep gan_step(g, d, opt_g, opt_d, reducer_g, reducer_d, *comm,
-                                 dcgan::train::StepOptions{});
+  auto recipe =
+      dcgan::train::make_recipe({config, shape, *comm, torch::kCPU,
+                                 torch::zeros({8, o.channels, o.image_size, o.image_size})});
   const auto real = torch::rand({o.batch, o.channels, o.image_size, o.image_size}) * 2 - 1;
   double sink = 0;  // the logged scalars read on the host, as the tutorial's .item() calls do
   int64_t step_number = 0;
   auto step = [&] {
-    const auto result = gan_step.run(real, torch::randn({o.batch, o.nz, 1, 1}), ++step_number);
+    torch::Tensor noise;
+    if (recipe->noise_size() > 0) noise = torch::randn({o.batch, recipe->noise_size(), 1, 1});
+    const auto result = recipe->step(real, noise, ++step_number);
     sink += result.stats.sum().item<double>();
   };
 
@@ -88,9 +87,11 @@ int main(int argc, char** argv) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   // One machine-readable line: median and min wall ms/step, median CPU ms/step (all threads).
-  std::printf("cpp median_ms=%.2f min_ms=%.2f cpu_ms=%.2f threads=%d batch=%lld size=%lld%s\n",
-              median(wall_ms), *std::min_element(wall_ms.begin(), wall_ms.end()), median(cpu_ms),
-              o.threads, static_cast<long long>(o.batch), static_cast<long long>(o.image_size),
-              sink == sink ? "" : " nan");  // sink keeps the logged scalars alive
+  std::printf(
+      "cpp model=%s median_ms=%.2f min_ms=%.2f cpu_ms=%.2f threads=%d batch=%lld size=%lld%s\n",
+      o.model.c_str(), median(wall_ms), *std::min_element(wall_ms.begin(), wall_ms.end()),
+      median(cpu_ms), o.threads, static_cast<long long>(o.batch),
+      static_cast<long long>(o.image_size),
+      sink == sink ? "" : " nan");  // sink keeps the logged scalars alive
   return 0;
 }

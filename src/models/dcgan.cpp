@@ -90,22 +90,29 @@ GeneratorImpl::GeneratorImpl(const DcganOptions& options) {
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z) { return net_->forward(z); }
 
-DiscriminatorImpl::DiscriminatorImpl(const DcganOptions& options) {
+nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* width_out) {
   validate_options(options);
   const int64_t blocks = middle_blocks(options.image_size);
   const auto lrelu = [] {
     return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true));
   };
   int64_t width = options.ndf;
-  net_ = nn::Sequential();
-  net_->push_back(conv(options.channels, width, 2, 1));  // no norm on the first layer
-  net_->push_back(lrelu());
+  nn::Sequential net;
+  net->push_back(conv(options.channels, width, 2, 1));  // no norm on the first layer
+  net->push_back(lrelu());
   for (int64_t i = 0; i < blocks; ++i) {
-    net_->push_back(conv(width, width * 2, 2, 1));
-    net_->push_back(make_norm(options, width * 2));
-    net_->push_back(lrelu());
+    net->push_back(conv(width, width * 2, 2, 1));
+    net->push_back(make_norm(options, width * 2));
+    net->push_back(lrelu());
     width *= 2;
   }
+  *width_out = width;
+  return net;
+}
+
+DiscriminatorImpl::DiscriminatorImpl(const DcganOptions& options) {
+  int64_t width = 0;
+  net_ = discriminator_trunk(options, &width);
   net_->push_back(conv(width, 1, 1, 0));  // [B, width, 4, 4] -> [B, 1, 1, 1]
   net_->push_back(nn::Sigmoid());
   register_module("main", net_);

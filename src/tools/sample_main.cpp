@@ -1,4 +1,6 @@
-// dcgan-sample: renders a grid of generator samples (or latent-space walks) from a checkpoint.
+// dcgan-sample: renders a PNG grid from a checkpoint of any model: decoded N(0, 1) codes (the
+// DCGAN generator, the AE/VAE decoder), latent-space walks, or (AE/VAE, --reconstruct DATA)
+// images of a packed data set over their reconstructions.
 #include <algorithm>
 #include <string>
 
@@ -10,6 +12,8 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
 #include "dcgan/common/str.h"
+#include "dcgan/data/dataset.h"
+#include "dcgan/train/batch_loader.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/image_grid.h"
 
@@ -21,17 +25,28 @@ struct SampleOptions {
   int64_t n = 64;           // images (with --interpolate: rows = max(1, n / K))
   int64_t seed = 0;         // latent draws
   int64_t interpolate = 0;  // K >= 2: each row walks from one latent to another in K steps
+  std::string reconstruct;  // a packed data set: its first n images over their reconstructions
 };
+
+constexpr int64_t kGridWidth = 8;
 
 // A checkpoint that cannot be found or read is a data error (exit 3) naming the path, whatever
 // layer noticed it: the checkpoint API (UsageError for "no checkpoint here") or torch's loader.
-// Returns the generator (CPU, eval mode) and its latent size.
-std::pair<dcgan::models::Generator, int64_t> load(const std::string& path) {
+struct Loaded {
+  dcgan::train::CheckpointInfo info;
+  dcgan::models::Generator decoder{nullptr};  // DCGAN's generator or the AE/VAE decoder
+  dcgan::models::Encoder encoder{nullptr};    // AE/VAE, with --reconstruct only
+};
+
+Loaded load(const std::string& path, bool with_encoder) {
   try {
+    Loaded loaded;
     const std::string dir = dcgan::train::resolve_checkpoint_dir(path);
-    dcgan::models::Generator generator =
-        dcgan::train::load_generator(dir, torch::kCPU);  // verifies first
-    return {generator, dcgan::train::read_checkpoint_info(dir).model_options().nz};
+    loaded.info = dcgan::train::read_checkpoint_info(dir);
+    if (with_encoder && loaded.info.model == "dcgan") return loaded;  // refused by the caller
+    loaded.decoder = dcgan::train::load_generator(dir, torch::kCPU);  // verifies first
+    if (with_encoder) loaded.encoder = dcgan::train::load_encoder(dir, torch::kCPU);
+    return loaded;
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
@@ -52,16 +67,64 @@ std::pair<torch::Tensor, int64_t> latents(const SampleOptions& o, int64_t nz) {
   return {(from * (1 - t) + to * t).reshape({rows * k, nz, 1, 1}), k};
 }
 
+// The first n images of a packed data set (float [-1, 1] NCHW), which must have the checkpoint's
+// image size and channels.
+torch::Tensor data_images(const std::string& dir, int64_t n, const dcgan::train::RunShape& shape) {
+  using namespace dcgan;
+  data::ShardDataset dataset(dir);
+  if (dataset.image_size() != shape.image_size || dataset.channels() != shape.channels) {
+    throw UsageError(str("--reconstruct ", dir, " holds ", dataset.image_size(), "x",
+                         dataset.image_size(), "x", dataset.channels(),
+                         " images, but the checkpoint was trained on ", shape.image_size, "x",
+                         shape.image_size, "x", shape.channels));
+  }
+  n = std::min<int64_t>(n, dataset.image_count());
+  std::vector<int64_t> indices(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) indices[static_cast<size_t>(i)] = i;
+  torch::Tensor images =
+      torch::empty({n, shape.image_size, shape.image_size, shape.channels}, torch::kUInt8);
+  dataset.read(indices.data(), indices.size(), images.data_ptr<uint8_t>());
+  return train::to_training_batch(images, torch::kCPU);
+}
+
+// Rows of up to 8 images, each row over the row of their reconstructions (the VAE's from mu).
+torch::Tensor reconstruction_grid(Loaded& loaded, const torch::Tensor& images) {
+  const torch::Tensor recon = loaded.decoder->forward(loaded.encoder->encode(images).mu);
+  std::vector<torch::Tensor> rows;
+  for (int64_t at = 0; at < images.size(0); at += kGridWidth) {
+    const int64_t width = std::min<int64_t>(kGridWidth, images.size(0) - at);
+    const torch::Tensor pad = torch::full(
+        {kGridWidth - width, images.size(1), images.size(2), images.size(3)}, -1.0);  // black cells
+    rows.push_back(torch::cat({images.narrow(0, at, width), pad}));
+    rows.push_back(torch::cat({recon.narrow(0, at, width), pad}));
+  }
+  return torch::cat(rows);
+}
+
 int sample(const SampleOptions& o) {
   using namespace dcgan;
   if (o.n < 1) throw UsageError(str("--n must be at least 1, got ", o.n));
   if (o.interpolate == 1 || o.interpolate < 0) {
     throw UsageError(str("--interpolate needs at least 2 steps, got ", o.interpolate));
   }
-  auto [generator, nz] = load(o.ckpt);
-  const auto [z, nrow] = latents(o, nz);
+  if (!o.reconstruct.empty() && o.interpolate != 0) {
+    throw UsageError("--reconstruct and --interpolate exclude each other");
+  }
+  Loaded loaded = load(o.ckpt, !o.reconstruct.empty());
+  if (!o.reconstruct.empty() && !loaded.encoder) {
+    throw UsageError(str("--reconstruct needs an ae or vae checkpoint; ", loaded.info.dir, " is a ",
+                         loaded.info.model, " run, which has no encoder"));
+  }
   torch::NoGradGuard no_grad;
-  train::save_grid_png(generator->forward(z), o.out, nrow);
+  if (!o.reconstruct.empty()) {
+    const torch::Tensor images = data_images(o.reconstruct, o.n, loaded.info.shape);
+    train::save_grid_png(reconstruction_grid(loaded, images), o.out, kGridWidth);
+    log::info(str("wrote ", images.size(0), " images over their ", loaded.info.model,
+                  " reconstructions to ", o.out));
+    return 0;
+  }
+  const auto [z, nrow] = latents(o, loaded.info.model_options().nz);
+  train::save_grid_png(loaded.decoder->forward(z), o.out, nrow);
   log::info(str("wrote ", z.size(0), " samples to ", o.out));
   return 0;
 }
@@ -71,17 +134,21 @@ int sample(const SampleOptions& o) {
 int main(int argc, char** argv) {
   SampleOptions o;
   CLI::App app{
-      "dcgan-sample: render generator samples from a dcgan-train checkpoint as a PNG grid"};
+      "dcgan-sample: render samples of a dcgan-train checkpoint (dcgan, ae or vae: the model is "
+      "read from the checkpoint) as a PNG grid"};
   app.option_defaults()->always_capture_default();
   app.add_option("--ckpt", o.ckpt,
                  "run directory, its checkpoints/ directory, or a step-NNNNNN directory")
       ->required();
   app.add_option("--out", o.out, "PNG file to write")->required();
-  app.add_option("--n", o.n, "number of samples (8 per row)");
+  app.add_option("--n", o.n, "number of samples (8 per row), or of images with --reconstruct");
   app.add_option("--seed", o.seed, "seed of the latent draws: same seed and checkpoint, same PNG");
   app.add_option(
       "--interpolate", o.interpolate,
       "K >= 2: each row is a K-step linear walk between two random latents (n / K rows)");
+  app.add_option("--reconstruct", o.reconstruct,
+                 "ae, vae: a packed data set; its first n images, each row over the row of its "
+                 "reconstructions (the VAE decodes mu)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

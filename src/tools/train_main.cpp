@@ -1,4 +1,4 @@
-// dcgan-train: flags -> MPI -> communicator -> data -> models -> Trainer::run().
+// dcgan-train: flags -> MPI -> communicator -> data -> recipe -> Trainer::run().
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -45,16 +45,27 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--lock-wait", c.lock_wait,
                  "seconds to wait while another dcgan-train holds the run directory's lock, then "
                  "exit 2 naming it");
-  app.add_option("--nz", c.nz, "latent size");
-  app.add_option("--ngf", c.ngf, "generator feature maps");
-  app.add_option("--ndf", c.ndf, "discriminator feature maps");
+  app.add_option("--model", c.model,
+                 "dcgan (the tutorial's GAN) | ae (autoencoder, MSE) | vae (variational "
+                 "autoencoder, SSE + beta KL)")
+      ->check(CLI::IsMember({"dcgan", "ae", "vae"}));
+  app.add_option("--nz", c.nz, "latent size (the AE/VAE code size)");
+  app.add_option("--ngf", c.ngf, "generator (AE/VAE decoder) feature maps");
+  app.add_option("--ndf", c.ndf, "discriminator (AE/VAE encoder) feature maps");
   app.add_option("--batch-size", c.batch_size, "images per rank per step (global = x ranks)");
   app.add_option("--epochs", c.epochs, "epochs to train (ignored when --steps > 0)");
   app.add_option("--steps", c.steps, "steps to train; 0 = use --epochs");
-  app.add_option("--lr", c.lr, "Adam learning rate of both nets");
-  app.add_option("--beta1", c.beta1, "Adam beta1");
+  app.add_option("--lr", c.lr,
+                 "Adam learning rate of every net; by model: dcgan 2e-4 (the tutorial), ae and vae "
+                 "1e-3")
+      ->default_str("by-model");
+  app.add_option("--beta1", c.beta1,
+                 "Adam beta1; by model: dcgan 0.5 (the tutorial), ae and vae 0.9")
+      ->default_str("by-model");
   app.add_option("--beta2", c.beta2, "Adam beta2");
-  app.add_option("--real-label", c.real_label, "target of real images (< 1: one-sided smoothing)");
+  app.add_option("--real-label", c.real_label,
+                 "dcgan: target of real images (< 1: one-sided smoothing)");
+  app.add_option("--beta", c.beta, "vae: weight of the KL term");
   app.add_option("--seed", c.seed, "seed of init, fixed noise, latent draws and shuffling");
   app.add_option("--log-every", c.log_every, "steps between metrics lines");
   app.add_option("--sample-every", c.sample_every, "steps between sample grids");
@@ -84,6 +95,7 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
 
 int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   using namespace dcgan;
+  train::resolve_model_defaults(&config);
   train::validate_config(config);
   // Console only until rank 0 owns the run directory: nothing, logs included, is written into
   // it before the lock and the fresh-run check.
@@ -114,7 +126,9 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
 
 int main(int argc, char** argv) {
   TrainConfig config;
-  CLI::App app{"dcgan-train: data-parallel DCGAN training (mpirun -np N dcgan-train ...)"};
+  CLI::App app{
+      "dcgan-train: data-parallel training of DCGAN, the autoencoder and the VAE (mpirun -np N "
+      "dcgan-train ...)"};
   CLI::Option* resume = nullptr;
   add_flags(app, config, resume);
   try {

@@ -120,12 +120,95 @@ int64_t int_value(const toml::table& table, const std::string& key, const std::s
   throw DataError(str(path, ": missing integer key '", key, "'"));
 }
 
-// The files of a checkpoint besides checkpoint.toml, by the stem of their size/sha256 keys.
-constexpr std::pair<const char*, const char*> kCheckedFiles[] = {
-    {"generator", "generator.pt"}, {"discriminator", "discriminator.pt"},
-    {"optim_g", "optim_g.pt"},     {"optim_d", "optim_d.pt"},
-    {"state", "state.pt"},         {"config", "config.toml"}};
 constexpr const char* kSelfChecksumKey = "info_sha256";
+
+// What a checkpoint holds, by entry name; format 1 held the DCGAN's entries, unlisted.
+struct Entries {
+  std::string model;
+  std::vector<std::string> modules;
+  std::vector<std::string> optimizers;
+  std::vector<std::string> tensors;
+};
+
+Entries format1_entries() {
+  return {"dcgan", {"generator", "discriminator"}, {"g", "d"}, {"fixed_noise"}};
+}
+
+std::string module_file(const std::string& name) { return name + ".pt"; }
+std::string optimizer_stem(const std::string& name) { return "optim_" + name; }
+std::string optimizer_file(const std::string& name) { return optimizer_stem(name) + ".pt"; }
+
+// The files of a checkpoint besides checkpoint.toml, each with the stem of its
+// bytes_/sha256_/fingerprint_ keys: the modules, the optimizers, state.pt and config.toml.
+std::vector<std::pair<std::string, std::string>> checked_files(const Entries& entries) {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const std::string& m : entries.modules) files.emplace_back(m, module_file(m));
+  for (const std::string& o : entries.optimizers)
+    files.emplace_back(optimizer_stem(o), optimizer_file(o));
+  files.emplace_back("state", "state.pt");
+  files.emplace_back("config", kConfigFile);
+  return files;
+}
+
+// An entry name becomes a file name and a TOML key: letters, digits and '_' only.
+void check_entry_name(const std::string& name, const std::string& path) {
+  const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
+  if (!ok) throw DataError(str(path, ": bad entry name '", name, "'"));
+}
+
+std::vector<std::string> string_list(const toml::table& table, const std::string& key,
+                                     const std::string& path) {
+  const toml::array* array = table[key].as_array();
+  if (array == nullptr) throw DataError(str(path, ": missing list '", key, "'"));
+  std::vector<std::string> out;
+  for (const toml::node& node : *array) {
+    const auto value = node.value_exact<std::string>();
+    if (!value) throw DataError(str(path, ": '", key, "' must list strings"));
+    check_entry_name(*value, path);
+    out.push_back(*value);
+  }
+  return out;
+}
+
+int format_version_of(const toml::table& table, const std::string& path) {
+  const auto version = table["format_version"].value_exact<int64_t>();
+  if (!version) throw DataError(str(path, ": missing integer key 'format_version'"));
+  if (*version < kOldestCheckpointFormatVersion || *version > kCheckpointFormatVersion) {
+    throw UsageError(str(path, ": checkpoint format ", *version,
+                         " is not supported (this build reads formats ",
+                         kOldestCheckpointFormatVersion, " to ", kCheckpointFormatVersion, ")"));
+  }
+  return static_cast<int>(*version);
+}
+
+Entries entries_of(const toml::table& table, const std::string& path) {
+  if (format_version_of(table, path) == 1) return format1_entries();
+  Entries entries;
+  const auto model = table["model"].value_exact<std::string>();
+  if (!model) throw DataError(str(path, ": missing string key 'model'"));
+  entries.model = *model;
+  entries.modules = string_list(table, "modules", path);
+  entries.optimizers = string_list(table, "optimizers", path);
+  entries.tensors = string_list(table, "tensors", path);
+  return entries;
+}
+
+template <class Named>
+toml::array names_of(const std::vector<Named>& items) {
+  toml::array names;
+  for (const auto& item : items) names.push_back(item.name);
+  return names;
+}
+
+Entries entries_of(const TrainingState& state) {
+  Entries entries{state.model, {}, {}, {}};
+  for (const auto& m : state.modules) entries.modules.push_back(m.name);
+  for (const auto& o : state.optimizers) entries.optimizers.push_back(o.name);
+  for (const auto& t : state.tensors) entries.tensors.push_back(t.name);
+  return entries;
+}
 
 struct WrittenFile {
   std::string sha256;
@@ -136,17 +219,21 @@ std::string info_toml(const TrainingState& state, const RunShape& shape,
                       const std::map<std::string, WrittenFile>& files) {
   const TrainCursor& c = *state.cursor;
   toml::table info{{"format_version", kCheckpointFormatVersion},
+                   {"model", state.model},
                    {"step", c.step},
                    {"epoch", c.epoch},
                    {"batch", c.batch},
                    {"world_size", shape.world_size},
                    {"image_size", shape.image_size},
                    {"channels", shape.channels},
-                   {"fingerprint_generator", module_fingerprint(**state.generator)},
-                   {"fingerprint_discriminator", module_fingerprint(**state.discriminator)},
-                   {"fingerprint_optim_g", optimizer_fingerprint(*state.opt_g)},
-                   {"fingerprint_optim_d", optimizer_fingerprint(*state.opt_d)}};
-  for (const auto& [stem, file] : kCheckedFiles) {
+                   {"modules", names_of(state.modules)},
+                   {"optimizers", names_of(state.optimizers)},
+                   {"tensors", names_of(state.tensors)}};
+  for (const auto& m : state.modules)
+    info.insert(str("fingerprint_", m.name), module_fingerprint(*m.module));
+  for (const auto& o : state.optimizers)
+    info.insert(str("fingerprint_", optimizer_stem(o.name)), optimizer_fingerprint(*o.optimizer));
+  for (const auto& [stem, file] : checked_files(entries_of(state))) {
     const WrittenFile& written = files.at(file);
     info.insert(str("bytes_", stem), static_cast<int64_t>(written.bytes));
     info.insert(str("sha256_", stem), written.sha256);
@@ -167,12 +254,11 @@ void write_checkpoint_files(const std::string& dir, const TrainingState& state,
     write_durable(dir + "/" + name, bytes);
     files[name] = {sha256_hex(bytes), bytes.size()};
   };
-  write("generator.pt", serialize_to_bytes(*state.generator));
-  write("discriminator.pt", serialize_to_bytes(*state.discriminator));
-  write("optim_g.pt", serialize_to_bytes(*state.opt_g));
-  write("optim_d.pt", serialize_to_bytes(*state.opt_d));
+  for (const auto& m : state.modules) write(module_file(m.name), serialize_to_bytes(m.module));
+  for (const auto& o : state.optimizers)
+    write(optimizer_file(o.name), serialize_to_bytes(*o.optimizer));
   torch::serialize::OutputArchive archive;
-  archive.write("fixed_noise", state.fixed_noise->cpu());
+  for (const auto& t : state.tensors) archive.write(t.name, t.tensor->cpu());
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   archive.write("rng_z", state.z_generator->get_state());
   if (state.cuda_rng) {
@@ -277,12 +363,12 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir) {
   info.dir = ckpt_dir;
   const std::string info_path = ckpt_dir + "/" + kInfoFile;
   const toml::table values = read_info_table(info_path);
-  info.format_version = static_cast<int>(int_value(values, "format_version", info_path));
-  if (info.format_version != kCheckpointFormatVersion) {
-    throw UsageError(str(info_path, ": checkpoint format ", info.format_version,
-                         " is not supported (this build reads format ", kCheckpointFormatVersion,
-                         ")"));
-  }
+  info.format_version = format_version_of(values, info_path);
+  Entries entries = entries_of(values, info_path);
+  info.model = std::move(entries.model);
+  info.modules = std::move(entries.modules);
+  info.optimizers = std::move(entries.optimizers);
+  info.tensors = std::move(entries.tensors);
   info.cursor.step = int_value(values, "step", info_path);
   info.cursor.epoch = int_value(values, "epoch", info_path);
   info.cursor.batch = int_value(values, "batch", info_path);
@@ -320,12 +406,14 @@ CheckpointCheck verify_checkpoint(const std::string& ckpt_dir) {
     return damaged(str(info_path, " does not match its own checksum (damaged)"));
   }
   toml::table values;
+  Entries entries;
   try {
     values = read_info_table(info_path);
+    entries = entries_of(values, info_path);
   } catch (const Error& e) {
     return damaged(e.what());
   }
-  for (const auto& [stem, file] : kCheckedFiles) {
+  for (const auto& [stem, file] : checked_files(entries)) {
     const std::string path = ckpt_dir + "/" + file;
     const auto size = values[str("bytes_", stem)].value_exact<int64_t>();
     const auto sha = values[str("sha256_", stem)].value_exact<std::string>();
@@ -423,11 +511,40 @@ void load_module_checked(const std::string& file, torch::nn::Module& module,
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device) {
   require_intact(ckpt_dir);
   const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
+  const std::string name = info.model == "dcgan" ? "generator" : "decoder";
   models::Generator generator(info.model_options());
-  load_module_checked(ckpt_dir + "/generator.pt", *generator, "generator");
+  load_module_checked(ckpt_dir + "/" + module_file(name), *generator, name);
   generator->to(device);
   generator->eval();
   return generator;
+}
+
+models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device) {
+  require_intact(ckpt_dir);
+  const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
+  if (info.model != "ae" && info.model != "vae") {
+    throw UsageError(
+        str(ckpt_dir, " is a ", info.model,
+            " checkpoint, which has no encoder HINT: reconstruct with an ae or vae run"));
+  }
+  models::Encoder encoder(info.model_options(), info.model == "vae");
+  load_module_checked(ckpt_dir + "/encoder.pt", *encoder, "encoder");
+  encoder->to(device);
+  encoder->eval();
+  return encoder;
+}
+
+TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,
+                             bool cuda_rng) {
+  TrainingState state;
+  state.model = recipe.model();
+  state.modules = recipe.modules();
+  state.optimizers = recipe.optimizers();
+  state.tensors = recipe.tensors();
+  state.z_generator = z_generator;
+  state.cursor = cursor;
+  state.cuda_rng = cuda_rng;
+  return state;
 }
 
 std::string save_checkpoint(const std::string& run_dir, const TrainingState& state,
@@ -462,6 +579,11 @@ std::string save_checkpoint(const std::string& run_dir, const TrainingState& sta
 CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingState& state,
                                   const TrainConfig& config, const RunShape& shape) {
   CheckpointInfo info = read_checkpoint_info(ckpt_dir);
+  if (info.model != state.model) {
+    throw UsageError(str("checkpoint ", ckpt_dir, " is a ", info.model, " run, but --model is ",
+                         state.model,
+                         " HINT: resume with the run's own options (its config.toml)"));
+  }
   const std::pair<const char*, std::pair<int64_t, int64_t>> fields[] = {
       {"nz", {info.config.nz, config.nz}},
       {"ngf", {info.config.ngf, config.ngf}},
@@ -475,19 +597,51 @@ CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingSta
                            " now HINT: resume with the run's own options (its config.toml)"));
     }
   }
-  load_module_checked(ckpt_dir + "/generator.pt", **state.generator, "generator");
-  load_module_checked(ckpt_dir + "/discriminator.pt", **state.discriminator, "discriminator");
-  const torch::Device device = state.fixed_noise->device();
-  torch::load(*state.opt_g, ckpt_dir + "/optim_g.pt", device);
-  torch::load(*state.opt_d, ckpt_dir + "/optim_d.pt", device);
+  auto require_entry = [&](const std::vector<std::string>& saved, const std::string& name,
+                           const char* kind) {
+    if (std::find(saved.begin(), saved.end(), name) == saved.end()) {
+      throw UsageError(str("checkpoint ", ckpt_dir, " has no ", kind, " '", name, "'"));
+    }
+  };
+  auto warn_unused = [&](const std::vector<std::string>& saved, const auto& known,
+                         const char* kind) {
+    for (const std::string& name : saved) {
+      const bool used = std::any_of(known.begin(), known.end(),
+                                    [&](const auto& item) { return item.name == name; });
+      if (!used)
+        log::warn(
+            str("checkpoint ", ckpt_dir, ": ", kind, " '", name, "' is not used by this build"));
+    }
+  };
+  warn_unused(info.modules, state.modules, "module");
+  warn_unused(info.optimizers, state.optimizers, "optimizer");
+  warn_unused(info.tensors, state.tensors, "tensor");
+  for (const auto& m : state.modules) {
+    require_entry(info.modules, m.name, "module");
+    load_module_checked(ckpt_dir + "/" + module_file(m.name), *m.module, m.name);
+  }
+  for (const auto& o : state.optimizers) {
+    require_entry(info.optimizers, o.name, "optimizer");
+    const auto& first = o.optimizer->param_groups().at(0).params();
+    const torch::Device device = first.empty() ? torch::Device(torch::kCPU) : first[0].device();
+    torch::load(*o.optimizer, ckpt_dir + "/" + optimizer_file(o.name), device);
+  }
   auto archive = open_archive(ckpt_dir + "/state.pt");
   // Each read needs an undefined tensor: reading into a defined one would set_() its storage.
-  auto read = [&](const char* key) {
+  auto read = [&](const std::string& key) {
     torch::Tensor tensor;
     archive.read(key, tensor);
     return tensor;
   };
-  *state.fixed_noise = read("fixed_noise").to(device);
+  for (const auto& t : state.tensors) {
+    require_entry(info.tensors, t.name, "tensor");
+    const torch::Tensor saved = read(t.name);
+    if (t.tensor->defined() && saved.sizes() != t.tensor->sizes()) {
+      throw UsageError(dcgan::str("checkpoint ", ckpt_dir, ": tensor '", t.name, "' has shape ",
+                                  saved.sizes(), " but ", t.tensor->sizes(), " in the model"));
+    }
+    *t.tensor = saved.to(t.tensor->defined() ? t.tensor->device() : torch::Device(torch::kCPU));
+  }
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();  // a handle on the default
   cpu_rng.set_state(read("rng_cpu"));
   state.z_generator->set_state(read("rng_z"));

@@ -21,6 +21,7 @@ template <class Config, class Visit>
 void for_each_field(Config& c, Visit&& visit) {
   visit("data", c.data);
   visit("out", c.out);
+  visit("model", c.model);
   visit("nz", c.nz);
   visit("ngf", c.ngf);
   visit("ndf", c.ndf);
@@ -31,6 +32,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("beta1", c.beta1);
   visit("beta2", c.beta2);
   visit("real-label", c.real_label);
+  visit("beta", c.beta);
   visit("seed", c.seed);
   visit("log-every", c.log_every);
   visit("sample-every", c.sample_every);
@@ -143,17 +145,28 @@ void require(bool ok, const std::string& option, const std::string& why) {
 
 }  // namespace
 
+void resolve_model_defaults(TrainConfig* c) {
+  const bool gan = c->model == "dcgan";
+  if (c->lr == kModelDefault) c->lr = gan ? 2e-4 : 1e-3;
+  if (c->beta1 == kModelDefault) c->beta1 = gan ? 0.5 : 0.9;
+}
+
 void validate_config(const TrainConfig& c) {
   require(!c.data.empty(), "data", "is required");
   require(!c.out.empty(), "out", "is required");
+  require(c.model == "dcgan" || c.model == "ae" || c.model == "vae", "model",
+          str("must be dcgan, ae or vae, got '", c.model, "'"));
   require(c.nz > 0 && c.ngf > 0 && c.ndf > 0, "nz/--ngf/--ndf", "must be positive");
   require(c.batch_size > 0, "batch-size", str("must be positive, got ", c.batch_size));
   require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");
   require(c.steps >= 0, "steps", "must not be negative");
-  require(c.lr > 0, "lr", "must be positive");
-  require(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, "beta1/--beta2",
-          "must be in [0, 1)");
+  // kModelDefault stands for the model's value (resolve_model_defaults).
+  require(c.lr > 0 || c.lr == kModelDefault, "lr", "must be positive");
+  require(
+      (c.beta1 == kModelDefault || (c.beta1 >= 0 && c.beta1 < 1)) && c.beta2 >= 0 && c.beta2 < 1,
+      "beta1/--beta2", "must be in [0, 1)");
   require(c.real_label > 0 && c.real_label <= 1, "real-label", "must be in (0, 1]");
+  require(c.beta >= 0, "beta", str("must not be negative, got ", c.beta));
   require(c.log_every > 0, "log-every", "must be positive");
   require(c.sample_every > 0, "sample-every", "must be positive");
   require(c.ckpt_every > 0, "ckpt-every", "must be positive");

@@ -2,12 +2,7 @@
 // averages across ranks (phases 5 and 9), D frozen during G's backward, and the NaN/Inf guard.
 #include "dcgan/train/gan_step.h"
 
-#include <cmath>
 #include <limits>
-
-#include "dcgan/common/errors.h"
-#include "dcgan/common/log.h"
-#include "dcgan/common/str.h"
 
 namespace dcgan::train {
 namespace {
@@ -55,8 +50,8 @@ GanStep::GanStep(models::Generator generator, models::Discriminator discriminato
       opt_d_(opt_d),
       reducer_g_(reducer_g),
       reducer_d_(reducer_d),
-      comm_(comm),
-      options_(options) {}
+      options_(options),
+      guard_(comm, options) {}
 
 StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64_t step) {
   const int64_t batch = real.size(0);
@@ -70,7 +65,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   torch::Tensor label = torch::full({batch}, options_.real_label, label_options);
   torch::Tensor out_real = d_->forward(real);
   torch::Tensor err_d_real = bce(out_real, label);
-  check_loss("loss_d_real", err_d_real, step);
+  guard_.check_loss("loss_d_real", err_d_real, step);
   err_d_real.backward();
 
   // 3. Fake images from this rank's rows of the global latent draw.
@@ -80,7 +75,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   label.fill_(0.0);
   torch::Tensor out_fake = d_->forward(fake.detach());
   torch::Tensor err_d_fake = bce(out_fake, label);
-  check_loss("loss_d_fake", err_d_fake, step);
+  guard_.check_loss("loss_d_fake", err_d_fake, step);
   err_d_fake.backward();
   torch::Tensor err_d = err_d_real.detach() + err_d_fake.detach();
 
@@ -88,7 +83,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   reducer_d_.average();
 
   // 6. D update (unless a non-finite loss/gradient made every rank skip it).
-  if (guard_update("D", err_d, reducer_d_, *d_, step)) {
+  if (guard_.allow_update("D", "loss_d", err_d, reducer_d_, {{"", d_.get()}}, step)) {
     opt_d_.step();
   } else {
     result.skipped_d = true;
@@ -105,7 +100,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
     FreezeParams frozen(*d_);
     out_g = d_->forward(fake);
     err_g = bce(out_g, label);
-    check_loss("loss_g", err_g, step);
+    guard_.check_loss("loss_g", err_g, step);
     err_g.backward();
   }
 
@@ -113,7 +108,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   reducer_g_.average();
 
   // 10. G update.
-  if (guard_update("G", err_g, reducer_g_, *g_, step)) {
+  if (guard_.allow_update("G", "loss_g", err_g.detach(), reducer_g_, {{"", g_.get()}}, step)) {
     opt_g_.step();
   } else {
     result.skipped_g = true;
@@ -122,52 +117,6 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   result.stats = torch::stack({err_d, err_g.detach(), out_real.detach().mean(),
                                out_fake.detach().mean(), out_g.detach().mean()});
   return result;
-}
-
-bool GanStep::all_ranks_finite(bool finite_here) {
-  if (comm_.world_size() == 1) return finite_here;
-  torch::Tensor flag = torch::tensor({finite_here ? 0 : 1}, torch::kInt32);
-  comm_.all_reduce(flag, distributed::ReduceOp::kMax);
-  return flag.item<int32_t>() == 0;
-}
-
-void GanStep::check_loss(const char* name, const torch::Tensor& value, int64_t step) {
-  if (!options_.check_each_phase) return;
-  if (!std::isfinite(value.item<double>())) {
-    throw Error(str("non-finite ", name, " = ", value.item<double>(), " at step ", step,
-                    " HINT: lower --lr, check the data, or run with --detect-anomaly"));
-  }
-}
-
-bool GanStep::guard_update(const char* phase, const torch::Tensor& loss,
-                           distributed::GradReducer& reducer, torch::nn::Module& module,
-                           int64_t step) {
-  // One device->host sync per phase: the loss and every averaged gradient element at once.
-  const bool finite_here =
-      (torch::isfinite(loss).all() & torch::isfinite(reducer.flat()).all()).item<bool>();
-  if (all_ranks_finite(finite_here)) return true;
-  if (!options_.skip_non_finite) fail_non_finite(phase, loss, module, step);
-  log::warn(str("step ", step, ": non-finite loss or gradient in ", phase,
-                "; update skipped on every rank (--on-nan skip)"));
-  return false;
-}
-
-void GanStep::fail_non_finite(const char* phase, const torch::Tensor& loss,
-                              torch::nn::Module& module, int64_t step) {
-  std::string tensor = "a gradient on another rank";
-  if (!torch::isfinite(loss).all().item<bool>()) {
-    tensor = str("loss_", phase == std::string("D") ? "d" : "g", " = ", loss.item<double>());
-  } else {
-    for (const auto& item : module.named_parameters()) {
-      const torch::Tensor& grad = item.value().grad();
-      if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
-        tensor = str(phase, " gradient of ", item.key());
-        break;
-      }
-    }
-  }
-  throw Error(str("non-finite ", tensor, " at step ", step,
-                  " HINT: lower --lr, check the data, or pass --on-nan skip to skip such updates"));
 }
 
 }  // namespace dcgan::train

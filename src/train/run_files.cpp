@@ -32,20 +32,16 @@ int64_t step_of_line(const std::string& line) {
 }  // namespace
 
 std::string metrics_json(const MetricsRecord& r) {
-  return str("{\"epoch\": ", r.epoch, ", \"step\": ", r.step, ", \"loss_d\": ", number(r.loss_d),
-             ", \"loss_g\": ", number(r.loss_g), ", \"d_x\": ", number(r.d_x),
-             ", \"d_g_z1\": ", number(r.d_g_z1), ", \"d_g_z2\": ", number(r.d_g_z2),
-             ", \"images_per_s\": ", number(r.images_per_s), ", \"lr_d\": ", number(r.lr_d),
-             ", \"lr_g\": ", number(r.lr_g), "}");
+  std::string json = str("{\"epoch\": ", r.epoch, ", \"step\": ", r.step);
+  for (const auto& [key, value] : r.values) json += str(", \"", key, "\": ", number(value));
+  return json + "}";
 }
 
-std::string console_line(const MetricsRecord& r, int64_t epochs, int64_t batch,
-                         int64_t batches_per_epoch) {
+std::string console_line(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches_per_epoch,
+                         const std::string& stats, double images_per_s) {
   std::ostringstream out;
-  out << std::fixed << std::setprecision(4) << "[" << r.epoch << "/" << epochs << "][" << batch
-      << "/" << batches_per_epoch << "]\tLoss_D: " << r.loss_d << "\tLoss_G: " << r.loss_g
-      << "\tD(x): " << r.d_x << "\tD(G(z)): " << r.d_g_z1 << " / " << r.d_g_z2
-      << std::setprecision(1) << "\t(" << r.images_per_s << " img/s)";
+  out << "[" << epoch << "/" << epochs << "][" << batch << "/" << batches_per_epoch << "]\t"
+      << stats << std::fixed << std::setprecision(1) << "\t(" << images_per_s << " img/s)";
   return out.str();
 }
 
@@ -76,9 +72,9 @@ void MetricsLog::append(const MetricsRecord& record) {
   }
 }
 
-void write_grid_png(const torch::Tensor& images, const std::string& path) {
+void write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow) {
   posix::make_dirs(posix::parent_dir(path));
-  save_grid_png(images.detach().cpu(), path);
+  save_grid_png(images.detach().cpu(), path, nrow);
 }
 
 std::string step_name(int64_t step) {

@@ -1,5 +1,6 @@
-// The training loop of one rank. The fenced step lives in GanStep; this file owns what surrounds
-// it: start state, data, periodic work and the preemption agreement.
+// The training loop of one rank. The step lives in the recipe; this file owns what surrounds it:
+// start state, data, noise, periodic work and the preemption agreement, over whatever modules the
+// recipe names.
 #include "dcgan/train/trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -9,7 +10,7 @@
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
-#include "dcgan/distributed/sync_batch_norm.h"
+#include "dcgan/distributed/module_sync.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/run_files.h"
 #include "posix_fs.h"
@@ -17,8 +18,8 @@
 namespace dcgan::train {
 namespace {
 
-constexpr int64_t kFixedNoiseCount = 64;  // the 8x8 sample grid
-// The latent RNG is seeded apart from the default one (model init, fixed noise) so the first
+constexpr int64_t kReferenceCount = 64;  // samples/real.png: an 8x8 grid
+// The step-noise RNG is seeded apart from the default one (model init, fixed noise) so the first
 // training draw does not repeat the fixed noise.
 constexpr int64_t kLatentSeedOffset = 1;
 
@@ -29,6 +30,7 @@ bool every(int64_t step, int64_t period) { return period > 0 && step % period ==
 Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::ShardDataset& dataset,
                  torch::Device device, const std::atomic<int>* stop)
     : config_(std::move(config)), comm_(comm), dataset_(dataset), device_(device), stop_(stop) {
+  resolve_model_defaults(&config_);
   validate_config(config_);
   shape_.image_size = dataset_.image_size();
   shape_.channels = dataset_.channels();
@@ -42,7 +44,11 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   }
   total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * batches_per_epoch_;
   epochs_shown_ = (total_steps_ + batches_per_epoch_ - 1) / batches_per_epoch_;
-  build_models();
+  reference_ = reference_images();
+  recipe_ = make_recipe({config_, shape_, comm_, device_, reference_});
+  stat_names_ = recipe_->stat_names();
+  z_generator_ =
+      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
   start_state();
 }
 
@@ -53,66 +59,29 @@ data::EpochSampler Trainer::make_sampler() const {
                             comm_.rank(), static_cast<uint64_t>(config_.seed));
 }
 
-void Trainer::build_models() {
-  models::DcganOptions options = model_options(config_, shape_);
-  if (config_.sync_bn) {
-    options.norm = [this](int64_t channels) {
-      return torch::nn::AnyModule(distributed::SyncBatchNorm2d(channels, comm_));
-    };
-  }
-  models::validate_options(options);
-  // Init on the CPU from the seed, as the tutorial does, so every device starts from the same
-  // weights; the fixed noise is the next draw of the same generator.
-  torch::manual_seed(static_cast<uint64_t>(config_.seed));
-  generator_ = models::Generator(options);
-  discriminator_ = models::Discriminator(options);
-  models::init_weights(*generator_);
-  models::init_weights(*discriminator_);
-  fixed_noise_ = torch::randn({kFixedNoiseCount, config_.nz, 1, 1}).to(device_);
-  z_generator_ =
-      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
-  generator_->to(device_);
-  discriminator_->to(device_);
-
-  auto adam = [&](torch::nn::Module& net) {
-    return std::make_unique<torch::optim::Adam>(
-        net.parameters(),
-        torch::optim::AdamOptions(config_.lr).betas({config_.beta1, config_.beta2}));
-  };
-  opt_g_ = adam(*generator_);
-  opt_d_ = adam(*discriminator_);
-  const auto bucket_bytes = static_cast<size_t>(config_.bucket_mb * 1024 * 1024);
-  reducer_g_ =
-      std::make_unique<distributed::GradReducer>(generator_->parameters(), comm_, bucket_bytes);
-  reducer_d_ =
-      std::make_unique<distributed::GradReducer>(discriminator_->parameters(), comm_, bucket_bytes);
-  StepOptions step_options;
-  step_options.real_label = config_.real_label;
-  step_options.skip_non_finite = config_.on_nan == "skip";
-  step_options.check_each_phase = config_.check_nan;
-  step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
-                                    *reducer_d_, comm_, step_options);
+torch::Tensor Trainer::reference_images() const {
+  // The first training images of epoch 0's order, the same on every rank.
+  const int64_t n = std::min<int64_t>(kReferenceCount, dataset_.image_count());
+  std::vector<int64_t> order =
+      data::epoch_permutation(dataset_.image_count(), static_cast<uint64_t>(config_.seed), 0);
+  order.resize(static_cast<size_t>(n));
+  torch::Tensor images =
+      torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);
+  dataset_.read(order.data(), order.size(), images.data_ptr<uint8_t>());
+  return to_training_batch(images, torch::kCPU);
 }
 
 TrainingState Trainer::state_view() {
-  TrainingState state;
-  state.generator = &generator_;
-  state.discriminator = &discriminator_;
-  state.opt_g = opt_g_.get();
-  state.opt_d = opt_d_.get();
-  state.fixed_noise = &fixed_noise_;
-  state.z_generator = &z_generator_;
-  state.cursor = &cursor_;
-  state.cuda_rng = device_.is_cuda();
-  return state;
+  return training_state(*recipe_, &z_generator_, &cursor_, device_.is_cuda());
 }
 
 void Trainer::start_state() {
   if (!config_.resume.empty()) {
     const std::string dir = choose_checkpoint();
     const CheckpointInfo info = restore_checkpoint(dir, state_view(), config_, shape_);
-    for (auto* opt : {opt_g_.get(), opt_d_.get()}) {  // the options given now win over the saved
-      auto& group = static_cast<torch::optim::AdamOptions&>(opt->param_groups()[0].options());
+    for (const NamedOptimizer& opt : recipe_->optimizers()) {  // the options given now win
+      auto& group =
+          static_cast<torch::optim::AdamOptions&>(opt.optimizer->param_groups()[0].options());
       group.lr(config_.lr).betas({config_.beta1, config_.beta2});
     }
     if (info.shape.world_size != shape_.world_size) {
@@ -126,10 +95,10 @@ void Trainer::start_state() {
     log::info(str("resumed from ", dir, " at step ", cursor_.step, " (epoch ", cursor_.epoch,
                   ", batch ", cursor_.batch, ")"));
   }
-  if (shape_.world_size > 1) {  // every rank starts from rank 0's model and fixed noise
-    distributed::broadcast_module(*generator_, comm_, 0);
-    distributed::broadcast_module(*discriminator_, comm_, 0);
-    comm_.broadcast(fixed_noise_, 0);
+  if (shape_.world_size > 1) {  // every rank starts from rank 0's modules and tensors
+    for (const NamedModule& m : recipe_->modules())
+      distributed::broadcast_module(*m.module, comm_, 0);
+    for (const NamedTensor& t : recipe_->tensors()) comm_.broadcast(*t.tensor, 0);
   }
 }
 
@@ -162,11 +131,13 @@ void Trainer::check_same_resume_step() {
   }
 }
 
-torch::Tensor Trainer::draw_latent() {
-  // One global draw [b*N, nz, 1, 1] from the shared RNG; this rank takes rows [r*b, (r+1)*b).
+torch::Tensor Trainer::draw_noise() {
+  // One global draw [b*N, width, 1, 1] from the shared RNG; this rank takes rows [r*b, (r+1)*b).
   // 1 rank x N*b and N ranks x b thus see the same noise (world-size invariance).
+  const int64_t width = recipe_->noise_size();
+  if (width == 0) return {};
   const int64_t b = config_.batch_size;
-  torch::Tensor all = torch::randn({b * shape_.world_size, config_.nz, 1, 1}, z_generator_);
+  torch::Tensor all = torch::randn({b * shape_.world_size, width, 1, 1}, z_generator_);
   return all.narrow(0, comm_.rank() * b, b).to(device_);
 }
 
@@ -179,37 +150,19 @@ void Trainer::prepare_run_dir() {
   write_file_atomic(config_.out + "/config.toml", config_to_toml(saved, shape_));
 }
 
-void Trainer::write_real_samples() {
-  // 64 training images (the first of epoch 0's order), before the loader takes the dataset.
-  const int64_t n = std::min<int64_t>(kFixedNoiseCount, dataset_.image_count());
-  std::vector<int64_t> order =
-      data::epoch_permutation(dataset_.image_count(), static_cast<uint64_t>(config_.seed), 0);
-  order.resize(static_cast<size_t>(n));
-  torch::Tensor images =
-      torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);
-  dataset_.read(order.data(), order.size(), images.data_ptr<uint8_t>());
-  write_grid_png(to_training_batch(images, torch::kCPU), config_.out + "/samples/real.png");
-}
-
 void Trainer::write_samples() {
-  // Eval mode: the (rank-averaged) running statistics render the grid and are not updated by
-  // it, so sampling never changes the training state. Every rank computes (sync-BN layers are
-  // collectives); rank 0 writes.
-  torch::Tensor images;
-  {
-    torch::NoGradGuard no_grad;
-    generator_->eval();
-    images = generator_->forward(fixed_noise_);
-    generator_->train();
+  // Every rank renders (sync-BN layers are collectives); rank 0 writes.
+  for (const SampleGrid& grid : recipe_->samples(cursor_.step)) {
+    last_sample_ = config_.out + "/samples/" + grid.file;
+    if (comm_.rank() == 0) write_grid_png(grid.images, last_sample_, grid.nrow);
   }
-  if (comm_.rank() == 0) write_grid_png(images, sample_path(config_.out, cursor_.step));
   last_sample_step_ = cursor_.step;
 }
 
 void Trainer::check_consistency() {
   if (shape_.world_size == 1) return;
-  distributed::check_replicas_consistent(*generator_, "generator", comm_);
-  distributed::check_replicas_consistent(*discriminator_, "discriminator", comm_);
+  for (const NamedModule& m : recipe_->modules())
+    distributed::check_replicas_consistent(*m.module, m.name, comm_);
 }
 
 std::string Trainer::write_checkpoint() {
@@ -237,27 +190,32 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
                           MetricsLog* metrics) {
   torch::Tensor stats = result.stats.to(torch::kCPU, torch::kFloat64);
   if (shape_.world_size > 1) stats = distributed::all_reduce_mean_host(comm_, stats);
+  stats = stats.contiguous();
   const auto now = std::chrono::steady_clock::now();
   const double seconds = std::chrono::duration<double>(now - log_clock_).count();
   MetricsRecord r;
   r.epoch = epoch;
   r.step = cursor_.step;
-  auto s = stats.accessor<double, 1>();
-  r.loss_d = s[kLossD];
-  r.loss_g = s[kLossG];
-  r.d_x = s[kDx];
-  r.d_g_z1 = s[kDGz1];
-  r.d_g_z2 = s[kDGz2];
-  r.images_per_s = static_cast<double>((cursor_.step - log_clock_step_) * config_.batch_size *
-                                       shape_.world_size) /
-                   std::max(seconds, 1e-9);
-  r.lr_d = opt_d_->param_groups()[0].options().get_lr();
-  r.lr_g = opt_g_->param_groups()[0].options().get_lr();
+  std::vector<double> values(static_cast<size_t>(stats.numel()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = stats[static_cast<int64_t>(i)].item<double>();
+    r.values.emplace_back(stat_names_.at(i), values[i]);
+  }
+  const double images_per_s = static_cast<double>((cursor_.step - log_clock_step_) *
+                                                  config_.batch_size * shape_.world_size) /
+                              std::max(seconds, 1e-9);
+  r.values.emplace_back("images_per_s", images_per_s);
+  const std::vector<NamedOptimizer> optimizers = recipe_->optimizers();
+  for (const NamedOptimizer& opt : optimizers) {
+    r.values.emplace_back(optimizers.size() == 1 ? std::string("lr") : "lr_" + opt.name,
+                          opt.optimizer->param_groups()[0].options().get_lr());
+  }
   log_clock_ = now;
   log_clock_step_ = cursor_.step;
   if (metrics == nullptr) return;
   metrics->append(r);
-  log::info(console_line(r, epochs_shown_, batch, batches_per_epoch_));
+  log::info(console_line(epoch, epochs_shown_, batch, batches_per_epoch_,
+                         recipe_->console_stats(values), images_per_s));
 }
 
 void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t epoch,
@@ -266,8 +224,8 @@ void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t e
   // per net keeps replicas bit-identical, like DDP's default buffer broadcast, so a checkpoint
   // or a sample at any step sees the same model on every rank and resume is exact.
   if (shape_.world_size > 1 && !config_.sync_bn) {
-    distributed::average_bn_running_stats(*generator_, comm_);
-    distributed::average_bn_running_stats(*discriminator_, comm_);
+    for (const NamedModule& m : recipe_->modules())
+      distributed::average_bn_running_stats(*m.module, comm_);
   }
   const int64_t step = cursor_.step;
   if (every(step, config_.log_every)) log_metrics(result, batch, epoch, metrics);
@@ -282,7 +240,8 @@ int Trainer::run() {
                 " per rank x ", shape_.world_size, " ranks, backend ", comm_.backend_name(), "), ",
                 batches_per_epoch_, " batches per epoch, ", total_steps_, " steps"));
   prepare_run_dir();
-  if (comm_.rank() == 0 && !posix::exists(config_.out + "/samples/real.png")) write_real_samples();
+  if (comm_.rank() == 0 && !posix::exists(config_.out + "/samples/real.png"))
+    write_grid_png(reference_, config_.out + "/samples/real.png");
   std::unique_ptr<MetricsLog> metrics;
   if (comm_.rank() == 0)
     metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
@@ -296,13 +255,13 @@ int Trainer::run() {
   while (cursor_.step < total_steps_) {
     HostBatch host = loader.next();
     torch::Tensor real = to_training_batch(host.images, device_);
-    torch::Tensor z = draw_latent();
-    const StepResult result = step_->run(real, z, cursor_.step + 1);
+    torch::Tensor noise = draw_noise();
+    const StepResult result = recipe_->step(real, noise, cursor_.step + 1);
     cursor_.step += 1;
     cursor_.epoch = host.after.epoch;
     cursor_.batch = host.after.batch;
     after_each_step(result, host.batch, host.epoch, metrics.get());
-    if (after_step) after_step(cursor_.step);
+    if (after_step_) after_step_(cursor_.step);
     if (stop_agreed()) {
       log::warn(str("stop signal: every rank stops after step ", cursor_.step, "; saving"));
       if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
@@ -316,8 +275,7 @@ int Trainer::run() {
     if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
   }
   comm_.barrier();  // the run's files are complete when any rank returns
-  if (comm_.rank() == 0)
-    log::info(str("done: last sample ", sample_path(config_.out, cursor_.step)));
+  if (comm_.rank() == 0) log::info(str("done: last sample ", last_sample_));
   return static_cast<int>(ExitCode::kOk);
 }
 

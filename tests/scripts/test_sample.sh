@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # dcgan-sample end to end: --help with defaults, exit codes (2 bad usage, 3 missing or corrupt
-# checkpoint naming the path), grid sizes decoded by PIL, same seed -> same bytes, --interpolate.
+# checkpoint naming the path), grid sizes decoded by PIL, same seed -> same bytes, --interpolate,
+# AE and VAE checkpoints and --reconstruct.
 set -euo pipefail
 BIN="${DCGAN_BIN_DIR:?set by ctest}"
 PY="${DCGAN_PYTHON:-python3}"
@@ -10,7 +11,7 @@ sample="$BIN/dcgan-sample"
 png_shape() { "$PY" -c 'import sys; from PIL import Image; i = Image.open(sys.argv[1]); i.load(); print(i.width, i.height, i.mode)' "$1"; }
 
 "$sample" --help >"$tmp/help"
-for opt in --ckpt --out --n --seed --interpolate; do
+for opt in --ckpt --out --n --seed --interpolate --reconstruct; do
   grep -qE -- "^ +$opt( |$)" "$tmp/help" || fail "--help does not document $opt"
 done
 grep -qE -- "--n INT( *\[64\]|=64)" "$tmp/help" || fail "--help does not show --n's default"
@@ -53,6 +54,38 @@ for row in cells:
     assert d(0, 4) > 0, "a walk between two latents must change the image"
     assert d(0, 1) < d(0, 4) and d(3, 4) < d(0, 4), [d(0, 1), d(3, 4), d(0, 4)]
 PYEOF
+
+# AE and VAE checkpoints: the model is read from the checkpoint. Decoded N(0, 1) codes (for the
+# AE the material's point: its code space is not N(0, 1)), and --reconstruct pairs: rows of the
+# data set's first images, each over its reconstructions.
+for model in ae vae; do
+  "$BIN/dcgan-train" --model "$model" --data "$tmp/data" --out "$tmp/$model" --nz 16 --ngf 8 --ndf 8 \
+    --batch-size 8 --steps 4 --ckpt-every 4 --sample-every 4 --log-every 2 --device cpu --threads 1 \
+    >"$tmp/$model.out" 2>&1 || { cat "$tmp/$model.out"; fail "$model training run"; }
+  "$sample" --ckpt "$tmp/$model" --out "$tmp/$model-z.png" --n 16 >/dev/null 2>&1 || fail "$model samples"
+  [ "$(png_shape "$tmp/$model-z.png")" = "274 70 RGB" ] || fail "$model grid $(png_shape "$tmp/$model-z.png")"
+  expect 0 "wrote 12 images over their $model reconstructions" -- \
+    "$sample" --ckpt "$tmp/$model" --out "$tmp/$model-r.png" --n 12 --reconstruct "$tmp/data"
+  # 12 images: two rows of originals (8, then 4 and black padding), each over its reconstructions.
+  [ "$(png_shape "$tmp/$model-r.png")" = "274 138 RGB" ] || fail "$model recon grid $(png_shape "$tmp/$model-r.png")"
+  "$PY" - "$tmp/$model-r.png" <<'PYEOF' || fail "$model reconstruction grid cells"
+import sys
+import numpy as np
+from PIL import Image
+g = np.asarray(Image.open(sys.argv[1]), dtype=np.int16)
+cell = lambda r, c: g[2 + r * 34: 34 + r * 34, 2 + c * 34: 34 + c * 34]
+assert np.abs(cell(0, 0) - cell(1, 0)).mean() > 0, "a reconstruction equal to its input after 4 steps"
+assert cell(2, 5).max() == 0 and cell(3, 7).max() == 0, "the short row's padding is not black"
+assert cell(2, 3).std() > 0, "the 12th image is missing"
+PYEOF
+done
+expect 2 "--reconstruct needs an ae or vae checkpoint; .* is a dcgan run" -- \
+  "$sample" --ckpt "$tmp/run" --out "$tmp/x.png" --reconstruct "$tmp/data"
+"$BIN/dcgan-prep" pack --source synthetic --count 8 --size 32 --channels 3 --out "$tmp/rgb" >/dev/null
+expect 2 "--reconstruct $tmp/rgb holds 32x32x3 images, but the checkpoint was trained on 32x32x1" -- \
+  "$sample" --ckpt "$tmp/vae" --out "$tmp/x.png" --reconstruct "$tmp/rgb"
+expect 2 "--reconstruct and --interpolate exclude each other" -- \
+  "$sample" --ckpt "$tmp/vae" --out "$tmp/x.png" --reconstruct "$tmp/data" --interpolate 4
 
 # A corrupt generator file is a data error naming the checkpoint.
 ckpt="$tmp/run/checkpoints/step-000004"

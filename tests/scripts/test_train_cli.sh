@@ -10,7 +10,7 @@ train="$BIN/dcgan-train"
 
 # --help lists every option with its default.
 "$train" --help >"$tmp/help"
-for opt in --data --out --resume --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
+for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
            --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
            --backend --bucket-mb --sync-bn --check-every --on-nan --comm-timeout --cache-data \
            --deterministic --detect-anomaly --check-nan --verbose --config; do
@@ -18,6 +18,9 @@ for opt in --data --out --resume --nz --ngf --ndf --batch-size --epochs --steps 
 done
 grep -qE -- "--batch-size INT=128 " "$tmp/help" || fail "--help does not show --batch-size's default"
 grep -qE -- "--beta2 FLOAT=0.999 " "$tmp/help" || fail "--help does not show --beta2's default"
+grep -qE -- "--lr FLOAT=by-model .*dcgan 2e-4 \(the tutorial\), ae and vae 1e-3" "$tmp/help" \
+  || fail "--help does not state the per-model lr rule"
+grep -qE -- "--model TEXT:\{dcgan,ae,vae\}=dcgan( |$)" "$tmp/help" || fail "--help does not show --model's choices"
 grep -q "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted" "$tmp/help" \
   || fail "--help does not list the exit codes"
 
@@ -65,6 +68,21 @@ diff <(grep fingerprint "$tmp/straight/checkpoints/step-000008/checkpoint.toml")
 "$train" --config "$tmp/straight/config.toml" --out "$tmp/fromconfig" --steps 2 >/dev/null 2>&1 || fail "--config run"
 grep -q '^ngf = 8$' "$tmp/fromconfig/config.toml" || fail "--config did not set ngf"
 grep -q '^steps = 2$' "$tmp/fromconfig/config.toml" || fail "flag did not override --config"
+
+# Per-model defaults, resolved into config.toml: the tutorial's for dcgan, lr 1e-3 and beta1 0.9
+# for ae and vae; a flag given wins.
+"$train" "${common[@]}" --model vae --out "$tmp/vae" --steps 2 >/dev/null 2>&1 || fail "vae run"
+"$train" "${common[@]}" --model ae --lr 0.0005 --out "$tmp/ae" --steps 2 >/dev/null 2>&1 || fail "ae run"
+"$PY" - "$tmp" <<'PYEOF' || fail "per-model defaults in config.toml"
+import sys, tomllib
+def config(run):
+    with open(f"{sys.argv[1]}/{run}/config.toml", "rb") as f:
+        return tomllib.load(f)
+for run, model, lr, beta1 in (("straight", "dcgan", 2e-4, 0.5), ("vae", "vae", 1e-3, 0.9),
+                              ("ae", "ae", 5e-4, 0.9)):
+    c = config(run)
+    assert (c["model"], c["lr"], c["beta1"], c["beta2"]) == (model, lr, beta1, 0.999), (run, c)
+PYEOF
 
 # Resuming with other shapes is refused (exit 2), naming the mismatch.
 expect 2 "ngf is 8 in the checkpoint but 16 now" -- "$train" --data "$tmp/data" --nz 16 --ngf 16 --ndf 8 \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Preemption drill: SIGUSR1 to a 2-rank mpirun run. Both ranks stop at the same step, the
-# checkpoint is complete, the exit code is 75, and the resumed run ends bit-identical (checkpoint
-# fingerprints) to an uninterrupted run of the same length.
+# Preemption drill, for the DCGAN and the VAE: SIGUSR1 to a 2-rank mpirun run. Both ranks stop at
+# the same step, the checkpoint is complete, the exit code is 75, and the resumed run ends
+# bit-identical (checkpoint fingerprints) to an uninterrupted run of the same length.
 set -euo pipefail
 source "${DCGAN_SOURCE_DIR:?set by ctest}/launch/common.sh"
 BIN="${DCGAN_BIN_DIR:?set by ctest}"
@@ -15,40 +15,52 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 common=(--data "$tmp/data" --nz 16 --ngf 8 --ndf 8 --batch-size 4 --log-every 2 --sample-every 1000
         --ckpt-every 1000 --device cpu --threads 1)
 
-# mpirun itself in the background (not the dcgan_mpirun function, whose subshell would take the
-# signal): mpirun forwards SIGUSR1 to the ranks.
-mpi_flags=(--oversubscribe)
-[ "$(id -u)" = 0 ] && mpi_flags+=(--allow-run-as-root)
-mpirun "${mpi_flags[@]}" -np 2 "$BIN/dcgan-train" "${common[@]}" --out "$tmp/run" --steps 100000 >"$tmp/run.out" 2>&1 &
-pid=$!
-for _ in $(seq 600); do  # wait for a few logged steps (at most 60 s)
-  [ -f "$tmp/run/metrics.jsonl" ] && [ "$(grep -c . "$tmp/run/metrics.jsonl")" -ge 3 ] && break
-  sleep 0.1
-done
-[ -f "$tmp/run/metrics.jsonl" ] || { cat "$tmp/run.out"; fail "the run did not start"; }
-kill -USR1 "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[ "$rc" = 75 ] || { cat "$tmp/run.out"; fail "exit code $rc, expected 75"; }
+# drill MODEL CHECKPOINT-FILES...
+drill() {
+  local model="$1"
+  shift
+  local run="$tmp/$model-run" straight="$tmp/$model-straight"
+  # mpirun itself in the background (not the dcgan_mpirun function, whose subshell would take the
+  # signal): mpirun forwards SIGUSR1 to the ranks.
+  mpi_flags=(--oversubscribe)
+  [ "$(id -u)" = 0 ] && mpi_flags+=(--allow-run-as-root)
+  mpirun "${mpi_flags[@]}" -np 2 "$BIN/dcgan-train" "${common[@]}" --model "$model" --out "$run" --steps 100000 >"$run.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do  # wait for a few logged steps (at most 60 s)
+    [ -f "$run/metrics.jsonl" ] && [ "$(grep -c . "$run/metrics.jsonl")" -ge 3 ] && break
+    sleep 0.1
+  done
+  [ -f "$run/metrics.jsonl" ] || { cat "$run.out"; fail "$model: the run did not start"; }
+  kill -USR1 "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  pid=""
+  [ "$rc" = 75 ] || { cat "$run.out"; fail "$model: exit code $rc, expected 75"; }
 
-# Both ranks stopped after the same step, and that step's checkpoint is complete.
-s0="$(grep -o 'every rank stops after step [0-9]*' "$tmp/run/logs/rank-0.log" | grep -o '[0-9]*$')"
-s1="$(grep -o 'every rank stops after step [0-9]*' "$tmp/run/logs/rank-1.log" | grep -o '[0-9]*$')"
-[ -n "$s0" ] && [ "$s0" = "$s1" ] || fail "ranks stopped at '$s0' and '$s1'"
-ckpt="$tmp/run/checkpoints/$(cat "$tmp/run/checkpoints/latest")"
-grep -q "^step = $s0$" "$ckpt/checkpoint.toml" || fail "latest checkpoint is not step $s0"
-for f in generator.pt discriminator.pt optim_g.pt optim_d.pt state.pt config.toml; do
-  [ -s "$ckpt/$f" ] || fail "checkpoint lacks $f"
-done
+  # Both ranks stopped after the same step, and that step's checkpoint is complete.
+  s0="$(grep -o 'every rank stops after step [0-9]*' "$run/logs/rank-0.log" | grep -o '[0-9]*$')"
+  s1="$(grep -o 'every rank stops after step [0-9]*' "$run/logs/rank-1.log" | grep -o '[0-9]*$')"
+  [ -n "$s0" ] && [ "$s0" = "$s1" ] || fail "$model: ranks stopped at '$s0' and '$s1'"
+  ckpt="$run/checkpoints/$(cat "$run/checkpoints/latest")"
+  grep -q "^step = $s0$" "$ckpt/checkpoint.toml" || fail "$model: latest checkpoint is not step $s0"
+  for f in "$@" state.pt config.toml; do
+    [ -s "$ckpt/$f" ] || fail "$model: checkpoint lacks $f"
+  done
 
-# Resume to s0+4 under 2 ranks == 2 ranks straight to s0+4.
-end=$((s0 + 4))
-dcgan_mpirun -np 2 "$BIN/dcgan-train" "${common[@]}" --out "$tmp/run" --steps "$end" --resume >"$tmp/resume.out" 2>&1 \
-  || { cat "$tmp/resume.out"; fail "resume"; }
-dcgan_mpirun -np 2 "$BIN/dcgan-train" "${common[@]}" --out "$tmp/straight" --steps "$end" >"$tmp/straight.out" 2>&1 \
-  || { cat "$tmp/straight.out"; fail "straight run"; }
-name="$(printf 'step-%06d' "$end")"
-diff <(grep fingerprint "$tmp/run/checkpoints/$name/checkpoint.toml") \
-     <(grep fingerprint "$tmp/straight/checkpoints/$name/checkpoint.toml") || fail "resumed run differs from the straight run"
-echo "test_train_preempt: ok (stopped at step $s0)"
+  # Resume to s0+4 under 2 ranks == 2 ranks straight to s0+4.
+  end=$((s0 + 4))
+  dcgan_mpirun -np 2 "$BIN/dcgan-train" "${common[@]}" --model "$model" --out "$run" --steps "$end" --resume >"$run.resume.out" 2>&1 \
+    || { cat "$run.resume.out"; fail "$model: resume"; }
+  dcgan_mpirun -np 2 "$BIN/dcgan-train" "${common[@]}" --model "$model" --out "$straight" --steps "$end" >"$straight.out" 2>&1 \
+    || { cat "$straight.out"; fail "$model: straight run"; }
+  name="$(printf 'step-%06d' "$end")"
+  [ "$(grep -c '^fingerprint_' "$straight/checkpoints/$name/checkpoint.toml")" -ge 3 ] \
+    || fail "$model: no fingerprints to compare"
+  diff <(grep fingerprint "$run/checkpoints/$name/checkpoint.toml") \
+       <(grep fingerprint "$straight/checkpoints/$name/checkpoint.toml") || fail "$model: resumed run differs from the straight run"
+  echo "$model: stopped at step $s0"
+}
+
+drill dcgan generator.pt discriminator.pt optim_g.pt optim_d.pt
+drill vae encoder.pt decoder.pt optim_vae.pt
+echo "test_train_preempt: ok"

@@ -48,6 +48,11 @@ class DiscriminatorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Discriminator);
 
+// D's convolutional trunk, everything before its last conv: Conv(nc->ndf,4,2,1) LReLU(0.2), then
+// Conv BN LReLU blocks, [B, nc, S, S] -> [B, width, 4, 4]; `width` receives the last width. The
+// AE/VAE encoder is built on it.
+torch::nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* width);
+
 // The tutorial's weights_init, in module order: conv weights N(0, 0.02); norm weights N(1, 0.02),
 // norm biases 0. Uses the current default torch generator (seed it first).
 void init_weights(torch::nn::Module& module);

@@ -1,36 +1,43 @@
 // Checkpoints of a training run: checkpoints/step-NNNNNN/ directories written atomically (temp
 // dir, fsync, rename, then the checkpoints/latest pointer), self-describing (format version,
-// world size, cursor, RNG states, config), pruned to the last --keep.
+// model, world size, cursor, RNG states, config), pruned to the last --keep.
 //
-// Layout of one checkpoint directory:
-//   checkpoint.toml     format_version, step, epoch, batch (next batch in the epoch), world_size,
-//                       image_size, channels, fingerprints (hex hash of every tensor file),
-//                       bytes_<file> and sha256_<file> of every other file, and last
+// Format 2, one extensible layout of named entries (a new module, optimizer or tensor is a new
+// entry, not a new version):
+//   checkpoint.toml     format_version, model (dcgan | ae | vae), step, epoch, batch (next batch
+//                       in the epoch), world_size, image_size, channels, the entry lists
+//                       modules, optimizers and tensors, fingerprint_<stem> of every module and
+//                       optimizer file, bytes_<stem> and sha256_<stem> of every file, and last
 //                       info_sha256, the checksum of the lines above it
 //   config.toml         the run's options (see config.h)
-//   generator.pt        G parameters and buffers (torch::save of the module)
-//   discriminator.pt    D parameters and buffers
-//   optim_g.pt          Adam state of G (torch::optim serialize)
-//   optim_d.pt          Adam state of D
-//   state.pt            fixed_noise [64, nz, 1, 1], rng_cpu, rng_cuda (when used), rng_z
+//   <module>.pt         each module's parameters and buffers (torch::save of the module)
+//   optim_<name>.pt     each Adam state (torch::optim serialize)
+//   state.pt            each named tensor (fixed_noise), rng_cpu, rng_cuda (when used), rng_z
+// The DCGAN's entries: modules generator, discriminator; optimizers g, d; tensors fixed_noise.
+// Format 1 (before the recipes) was exactly those files with the lists implied: it still
+// resumes and samples.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
+#include "dcgan/models/autoencoder.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/config.h"
+#include "dcgan/train/recipe.h"
 
 namespace dcgan::train {
 
-inline constexpr int kCheckpointFormatVersion = 1;
+inline constexpr int kCheckpointFormatVersion = 2;
+inline constexpr int kOldestCheckpointFormatVersion = 1;
 
-// Where training stands: `step` steps are done; the next batch is `batch` of `epoch`.
 // The model options a run's config and data shape imply (norm layer left at its default).
 models::DcganOptions model_options(const TrainConfig& config, const RunShape& shape);
 
+// Where training stands: `step` steps are done; the next batch is `batch` of `epoch`.
 struct TrainCursor {
   int64_t step = 0;
   int64_t epoch = 0;
@@ -41,6 +48,10 @@ struct TrainCursor {
 struct CheckpointInfo {
   std::string dir;  // the step-NNNNNN directory
   int format_version = 0;
+  std::string model;                 // dcgan | ae | vae
+  std::vector<std::string> modules;  // entry names, in saved order
+  std::vector<std::string> optimizers;
+  std::vector<std::string> tensors;
   TrainCursor cursor;
   TrainConfig config;
   RunShape shape;  // image_size, channels, world_size at save time
@@ -51,15 +62,18 @@ struct CheckpointInfo {
 
 // Non-owning view of everything a checkpoint holds.
 struct TrainingState {
-  models::Generator* generator = nullptr;
-  models::Discriminator* discriminator = nullptr;
-  torch::optim::Adam* opt_g = nullptr;
-  torch::optim::Adam* opt_d = nullptr;
-  torch::Tensor* fixed_noise = nullptr;
-  at::Generator* z_generator = nullptr;  // the latent-noise RNG (CPU)
+  std::string model = "dcgan";
+  std::vector<NamedModule> modules;
+  std::vector<NamedOptimizer> optimizers;
+  std::vector<NamedTensor> tensors;
+  at::Generator* z_generator = nullptr;  // the step-noise RNG (CPU)
   TrainCursor* cursor = nullptr;
   bool cuda_rng = false;  // save/restore the default CUDA generator too
 };
+
+// The state of a recipe's run.
+TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,
+                             bool cuda_rng);
 
 // Accepts a run directory (follows checkpoints/latest), its checkpoints/ directory, or a
 // step-NNNNNN directory; returns the step directory. Throws UsageError naming the path if none.
@@ -87,13 +101,17 @@ std::string choose_resume_checkpoint(const std::string& path);
 // The other ranks: the directory rank 0 chose, from the same --resume path and its step.
 std::string checkpoint_dir_at_step(const std::string& path, int64_t step);
 
-// Reads checkpoint.toml + config.toml. Throws DataError naming the file on a bad/missing file and
-// UsageError on an unsupported format version.
+// Reads checkpoint.toml + config.toml (format 1 or 2). Throws DataError naming the file on a
+// bad/missing file and UsageError on an unsupported format version.
 CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir);
 
-// For dcgan-sample: refuses a damaged checkpoint (DataError), then the generator built from the
-// checkpoint's own options with its weights, in eval mode (BN running statistics), on `device`.
+// For dcgan-sample: refuses a damaged checkpoint (DataError), then the image decoder (DCGAN's
+// generator, the AE/VAE's decoder: both a models::Generator) built from the checkpoint's own
+// options with its weights, in eval mode (BN running statistics), on `device`.
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device);
+
+// The AE/VAE encoder of a checkpoint, like load_generator; UsageError for a DCGAN checkpoint.
+models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device);
 
 // Writes <run_dir>/checkpoints/step-NNNNNN atomically, points checkpoints/latest at it and
 // removes all but the newest `keep`. A failure (ENOSPC included) removes the partial temp dir,
@@ -102,9 +120,11 @@ models::Generator load_generator(const std::string& ckpt_dir, const torch::Devic
 std::string save_checkpoint(const std::string& run_dir, const TrainingState& state,
                             const TrainConfig& config, const RunShape& shape);
 
-// Restores every part of `state` from `ckpt_dir`. The checkpoint's model options must equal the
-// config's (nz, ngf, ndf) and `shape` (image_size, channels), and every tensor's shape must
-// match: otherwise UsageError naming the mismatch. Returns the checkpoint's info.
+// Restores every part of `state` from `ckpt_dir`. The checkpoint's model must be state.model, its
+// model options must equal the config's (nz, ngf, ndf) and `shape` (image_size, channels), it
+// must hold every entry of `state`, and every tensor's shape must match: otherwise UsageError
+// naming the mismatch. Entries the state does not name are left, with a warning. Returns the
+// checkpoint's info.
 CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingState& state,
                                   const TrainConfig& config, const RunShape& shape);
 

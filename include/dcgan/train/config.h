@@ -7,6 +7,9 @@
 
 namespace dcgan::train {
 
+// The value of lr and beta1 that stands for "the model's default".
+inline constexpr double kModelDefault = -1.0;
+
 struct TrainConfig {
   // Run.
   std::string data;    // packed data set directory (manifest.json + shards)
@@ -16,6 +19,7 @@ struct TrainConfig {
   bool overwrite = false;  // a fresh run over old checkpoints moves them to <out>.old-<time>
   double lock_wait = 0;    // seconds to wait for another trainer's lock on <out>
   // Model (image size and channels come from the data set's manifest).
+  std::string model = "dcgan";  // dcgan | ae | vae
   int64_t nz = 100;
   int64_t ngf = 64;
   int64_t ndf = 64;
@@ -23,10 +27,12 @@ struct TrainConfig {
   int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
   int64_t epochs = 5;
   int64_t steps = 0;  // > 0 overrides epochs
-  double lr = 2e-4;
-  double beta1 = 0.5;
+  // lr and beta1 below zero mean the model's default (resolve_model_defaults).
+  double lr = kModelDefault;     // dcgan 2e-4 (the tutorial); ae, vae 1e-3
+  double beta1 = kModelDefault;  // dcgan 0.5 (the tutorial); ae, vae 0.9
   double beta2 = 0.999;
-  double real_label = 1.0;  // < 1 gives one-sided label smoothing
+  double real_label = 1.0;  // < 1 gives one-sided label smoothing (dcgan)
+  double beta = 1.0;        // the VAE's KL weight
   int64_t seed = 999;
   // Periodic work, in steps.
   int64_t log_every = 50;
@@ -58,6 +64,11 @@ struct RunShape {
   int64_t world_size = 1;
   std::string device;  // resolved: "cpu" or "cuda:N"
 };
+
+// Replaces kModelDefault in lr and beta1 by the model's value: dcgan lr 2e-4, beta1 0.5 (the
+// tutorial's); ae and vae lr 1e-3, beta1 0.9 (Adam's own defaults, the usual choice for
+// autoencoders). Other models are left for validate_config to refuse.
+void resolve_model_defaults(TrainConfig* config);
 
 // Throws UsageError naming the option when a value is out of range.
 void validate_config(const TrainConfig& config);

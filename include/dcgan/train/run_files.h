@@ -5,27 +5,29 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <torch/torch.h>
 
 namespace dcgan::train {
 
-// One logged step: every value already averaged over ranks.
+// One logged step: the recipe's stats (already averaged over ranks), then images_per_s (global:
+// all ranks together) and each optimizer's lr, in that order.
 struct MetricsRecord {
   int64_t epoch = 0;
   int64_t step = 0;
-  double loss_d = 0, loss_g = 0, d_x = 0, d_g_z1 = 0, d_g_z2 = 0;
-  double images_per_s = 0;  // global: all ranks together
-  double lr_d = 0, lr_g = 0;
+  std::vector<std::pair<std::string, double>> values;
 };
 
-// The JSON object of one record, one line, fields in the order above (non-finite -> null).
+// The JSON object of one record, one line: epoch, step, then the values in order (non-finite ->
+// null). DCGAN: loss_d, loss_g, d_x, d_g_z1, d_g_z2, images_per_s, lr_d, lr_g.
 std::string metrics_json(const MetricsRecord& record);
 
-// The PyTorch tutorial's console line: "[e/E][i/N]\tLoss_D: ...\tLoss_G: ...\tD(x): ...\tD(G(z)): a
-// / b".
-std::string console_line(const MetricsRecord& record, int64_t epochs, int64_t batch,
-                         int64_t batches_per_epoch);
+// The PyTorch tutorial's console line around the recipe's part: "[e/E][i/N]\t<stats>\t(x img/s)";
+// DCGAN's part is "Loss_D: ...\tLoss_G: ...\tD(x): ...\tD(G(z)): a / b".
+std::string console_line(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches_per_epoch,
+                         const std::string& stats, double images_per_s);
 
 // Appends to <run>/metrics.jsonl. On resume, lines of steps after `resume_step` (written after
 // the checkpoint by an interrupted run) are dropped first, so the file has each step once.
@@ -43,8 +45,8 @@ class MetricsLog {
 };
 
 // Renders float [-1, 1] NCHW images as the 8-wide grid with 2-pixel padding (save_image's
-// mapping) into a PNG, written atomically.
-void write_grid_png(const torch::Tensor& images, const std::string& path);
+// mapping) into a PNG, written atomically, `nrow` images per row.
+void write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8);
 
 // samples/step-NNNNNN.png
 // "step-000123": the one name of a step, for checkpoint directories and sample grids.

@@ -1,7 +1,8 @@
-// Trainer: the DCGAN training loop of one rank. Builds G and D (sync-BN when asked), their Adam
-// optimizers and gradient reducers, resumes or broadcasts rank 0's start, then runs GanStep over
-// the sampler's batches with the periodic work (log, consistency check, sample, checkpoint) and
-// the cross-rank preemption agreement around it.
+// Trainer: the training loop of one rank, generic over the model recipe (recipe.h). Builds the
+// recipe, resumes or broadcasts rank 0's start, then runs the recipe's step over the sampler's
+// batches with the periodic work (log, consistency check, sample, checkpoint) and the cross-rank
+// preemption agreement around it. Every module the recipe names is broadcast, BN-averaged,
+// checked across ranks and checkpointed by name.
 #pragma once
 
 #include <atomic>
@@ -9,17 +10,17 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
 #include "dcgan/data/dataset.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/communicator.h"
-#include "dcgan/distributed/grad_reducer.h"
-#include "dcgan/models/dcgan.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/config.h"
-#include "dcgan/train/gan_step.h"
+#include "dcgan/train/recipe.h"
 
 namespace dcgan::train {
 
@@ -40,30 +41,26 @@ class Trainer {
   // once the checkpoint is written.
   int run();
 
-  // Called after every step with the step number (tests use it to raise a stop).
-  std::function<void(int64_t step)> after_step;
-
   int64_t total_steps() const { return total_steps_; }
   const TrainCursor& cursor() const { return cursor_; }
   const RunShape& shape() const { return shape_; }
-  models::Generator& generator() { return generator_; }
-  models::Discriminator& discriminator() { return discriminator_; }
-  torch::optim::Adam& opt_g() { return *opt_g_; }
-  torch::optim::Adam& opt_d() { return *opt_d_; }
+  const TrainConfig& config() const { return config_; }
+  Recipe& recipe() { return *recipe_; }
 
  private:
+  friend class TrainerTestPeer;  // tests only: a hook called after every step
+
   data::EpochSampler make_sampler() const;  // this rank's batches; epoch arithmetic lives there
-  void build_models();
+  torch::Tensor reference_images() const;   // the first 64 images of epoch 0's order
   void start_state();  // fresh init or resume, then rank 0's state to every rank
   TrainingState state_view();
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void check_same_resume_step();
-  torch::Tensor draw_latent();  // this rank's rows of one global draw
+  torch::Tensor draw_noise();  // this rank's rows of one global draw
   void after_each_step(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void log_metrics(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void check_consistency();
   void write_samples();
-  void write_real_samples();
   std::string write_checkpoint();
   bool stop_agreed();
   void prepare_run_dir();
@@ -78,20 +75,17 @@ class Trainer {
   int64_t total_steps_ = 0;
   int64_t epochs_shown_ = 0;  // E of the console's [e/E]
   TrainCursor cursor_;
-  models::Generator generator_{nullptr};
-  models::Discriminator discriminator_{nullptr};
-  std::unique_ptr<torch::optim::Adam> opt_g_;
-  std::unique_ptr<torch::optim::Adam> opt_d_;
-  std::unique_ptr<distributed::GradReducer> reducer_g_;
-  std::unique_ptr<distributed::GradReducer> reducer_d_;
-  std::unique_ptr<GanStep> step_;
-  torch::Tensor fixed_noise_;
+  torch::Tensor reference_;  // float [-1, 1] NCHW on the CPU: samples/real.png, recon grids
+  std::unique_ptr<Recipe> recipe_;
+  std::vector<std::string> stat_names_;
   at::Generator z_generator_;
   bool resumed_ = false;
   int64_t last_checkpoint_step_ = -1;
   int64_t last_sample_step_ = -1;
+  std::string last_sample_;
   std::chrono::steady_clock::time_point log_clock_;
   int64_t log_clock_step_ = 0;
+  std::function<void(int64_t step)> after_step_;
 };
 
 }  // namespace dcgan::train

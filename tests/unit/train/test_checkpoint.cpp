@@ -34,12 +34,10 @@ struct Saved {
     config.keep = 2;
   }
   train::TrainingState state() {
-    train::TrainingState s;
-    s.generator = &gan.g;
-    s.discriminator = &gan.d;
-    s.opt_g = gan.opt_g.get();
-    s.opt_d = gan.opt_d.get();
-    s.fixed_noise = &fixed_noise;
+    train::TrainingState s;  // the DCGAN recipe's entries
+    s.modules = {{"generator", gan.g.ptr()}, {"discriminator", gan.d.ptr()}};
+    s.optimizers = {{"d", gan.opt_d.get()}, {"g", gan.opt_g.get()}};
+    s.tensors = {{"fixed_noise", &fixed_noise}};
     s.z_generator = &z_gen;
     s.cursor = &cursor;
     return s;
@@ -84,6 +82,47 @@ TEST(Checkpoint, RoundTripRestoresEveryTensorAndRng) {
   models::Generator g = train::load_generator(dir, torch::kCPU);
   EXPECT_FALSE(g->is_training());
   EXPECT_EQ(train::module_fingerprint(*g), train::module_fingerprint(*a.gan.g));
+}
+
+// Format 2 names its entries; a state that needs an entry the checkpoint lacks is refused naming
+// it, an entry the state does not know is left, and an unknown format version is refused.
+TEST(Checkpoint, Format2NamesEntriesAndRefusesMissingOnes) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(1);
+  const std::string dir = train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  const train::CheckpointInfo info = train::read_checkpoint_info(dir);
+  EXPECT_EQ(info.format_version, 2);
+  EXPECT_EQ(info.model, "dcgan");
+  EXPECT_EQ(info.modules, (std::vector<std::string>{"generator", "discriminator"}));
+  EXPECT_EQ(info.optimizers, (std::vector<std::string>{"d", "g"}));
+  EXPECT_EQ(info.tensors, (std::vector<std::string>{"fixed_noise"}));
+
+  Saved b(2);
+  train::TrainingState more = b.state();  // e.g. a later build's EMA copy of G
+  models::DcganOptions options = train::model_options(b.config, b.shape);
+  more.modules.push_back({"generator_ema", models::Generator(options).ptr()});
+  try {
+    train::restore_checkpoint(dir, more, b.config, b.shape);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "checkpoint " + dir + " has no module 'generator_ema'");
+  }
+  train::TrainingState fewer = b.state();  // an older build without fixed noise: left unread
+  fewer.tensors.clear();
+  train::restore_checkpoint(dir, fewer, b.config, b.shape);
+  EXPECT_EQ(train::module_fingerprint(*b.gan.g), train::module_fingerprint(*a.gan.g));
+
+  std::string text = read_file(dir + "/checkpoint.toml");
+  text.replace(text.find("format_version = 2"), 18, "format_version = 9");
+  write_file_atomic(dir + "/checkpoint.toml", text);
+  try {
+    train::read_checkpoint_info(dir);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), dir +
+                                         "/checkpoint.toml: checkpoint format 9 is not supported "
+                                         "(this build reads formats 1 to 2)");
+  }
 }
 
 TEST(Checkpoint, WrongShapeIsRefusedNamingTheMismatch) {

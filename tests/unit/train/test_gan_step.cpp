@@ -9,24 +9,11 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "support/test_support.h"
+#include "unit/train/python_reference.h"
 #include "unit/train/train_fixtures.h"
 
 namespace dcgan::test {
 namespace {
-
-void write_raw(const torch::Tensor& t, const std::string& path) {
-  const torch::Tensor c = t.detach().cpu().to(torch::kFloat32).contiguous();
-  std::ofstream out(path, std::ios::binary);
-  out.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.nbytes()));
-}
-
-torch::Tensor read_raw(const std::string& path, torch::IntArrayRef shape) {
-  torch::Tensor t = torch::empty(shape, torch::kFloat32);
-  std::ifstream in(path, std::ios::binary);
-  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes()));
-  EXPECT_TRUE(in.good()) << path;
-  return t;
-}
 
 std::string shapes_json(const std::vector<torch::Tensor>& tensors) {
   std::ostringstream out;
@@ -37,12 +24,6 @@ std::string shapes_json(const std::vector<torch::Tensor>& tensors) {
     out << "]";
   }
   return out.str() + "]";
-}
-
-double json_number(const std::string& json, const std::string& key) {
-  const size_t at = json.find("\"" + key + "\": ");
-  EXPECT_NE(at, std::string::npos) << key;
-  return std::atof(json.c_str() + at + key.size() + 4);
 }
 
 std::vector<torch::Tensor> running_stats(torch::nn::Module& net) {

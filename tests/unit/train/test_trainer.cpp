@@ -14,6 +14,7 @@
 #include "dcgan/train/image_grid.h"
 #include "dcgan/train/trainer.h"
 #include "support/test_support.h"
+#include "support/trainer_peer.h"
 #include "unit/train/train_fixtures.h"
 
 namespace dcgan::test {
@@ -51,7 +52,7 @@ class TrainerTest : public ::testing::Test {
     auto comm = distributed::make_local_communicator();
     data::ShardDataset dataset(c.data);
     train::Trainer trainer(c, *comm, dataset, torch::kCPU, stop);
-    trainer.after_step = after_step;
+    train::TrainerTestPeer::set_after_step(trainer, after_step);
     const int code = trainer.run();
     if (inspect) inspect(trainer);
     return code;
@@ -66,13 +67,14 @@ struct Snapshot {
   std::string optim_g, optim_d;
   static Snapshot of(train::Trainer& t) {
     Snapshot s;
-    for (auto* m : {static_cast<torch::nn::Module*>(t.generator().get()),
-                    static_cast<torch::nn::Module*>(t.discriminator().get())}) {
+    for (auto* m :
+         {static_cast<torch::nn::Module*>(train::TrainerTestPeer::generator(t).get()),
+          static_cast<torch::nn::Module*>(train::TrainerTestPeer::discriminator(t).get())}) {
       for (const auto& p : m->parameters()) s.tensors.push_back(p.detach().clone());
       for (const auto& b : m->buffers()) s.tensors.push_back(b.clone());
     }
-    s.optim_g = train::optimizer_fingerprint(t.opt_g());
-    s.optim_d = train::optimizer_fingerprint(t.opt_d());
+    s.optim_g = train::optimizer_fingerprint(train::TrainerTestPeer::optimizer(t, "g"));
+    s.optim_d = train::optimizer_fingerprint(train::TrainerTestPeer::optimizer(t, "d"));
     return s;
   }
 };

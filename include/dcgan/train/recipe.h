@@ -1,0 +1,94 @@
+// Recipe: what one model brings to the generic Trainer. Its named modules (checkpointed,
+// broadcast, BN-averaged and checked across ranks by name), its optimizers, its extra saved
+// tensors (the fixed noise), its step, its named stats and its sample grids. The Trainer owns the
+// loop, the data, the noise draw, checkpoints, metrics and the preemption agreement.
+//
+// Recipes: "dcgan" (GanStep, the PyTorch tutorial's step), "ae" (MSE autoencoder), "vae" (SSE +
+// beta KL, reparameterised). The step's cross-rank gradient averages go through GradReducer, so a
+// recipe sees the communicator only through it and the shared non-finite guard.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "dcgan/distributed/communicator.h"
+#include "dcgan/distributed/grad_reducer.h"
+#include "dcgan/train/config.h"
+
+namespace dcgan::train {
+
+struct NamedModule {
+  std::string name;  // also the checkpoint file stem (<name>.pt)
+  std::shared_ptr<torch::nn::Module> module;
+};
+
+struct NamedOptimizer {
+  std::string name;  // checkpoint file optim_<name>.pt; metrics key lr_<name> (lr when alone)
+  torch::optim::Adam* optimizer = nullptr;
+};
+
+struct NamedTensor {
+  std::string name;  // a key of the checkpoint's state.pt
+  torch::Tensor* tensor = nullptr;
+};
+
+// What one step returns.
+struct StepResult {
+  torch::Tensor stats;     // [stat_names().size()] float, on the training device (no host sync)
+  bool skipped_d = false;  // an update skipped on every rank (non-finite, --on-nan skip): D's
+  bool skipped_g = false;  // (or the AE/VAE's single update) and G's
+};
+
+// One sample grid of the current weights: samples/<file> in the run directory.
+struct SampleGrid {
+  std::string file;      // e.g. step-000500.png, recon-000500.png
+  torch::Tensor images;  // float [-1, 1] NCHW
+  int64_t nrow = 8;      // images per grid row
+};
+
+class Recipe {
+ public:
+  virtual ~Recipe() = default;
+  virtual std::string model() const = 0;  // "dcgan" | "ae" | "vae"
+  // In a fixed order, the same on every rank.
+  virtual std::vector<NamedModule> modules() = 0;
+  virtual std::vector<NamedOptimizer> optimizers() = 0;
+  virtual std::vector<NamedTensor> tensors() = 0;
+  // Per-sample width of the step's noise (GAN latents, VAE epsilon): the Trainer draws it as one
+  // global [B x world, noise_size, 1, 1] draw from the shared RNG, each rank taking its rows.
+  // 0: the step takes no noise.
+  virtual int64_t noise_size() const = 0;
+  virtual std::vector<std::string> stat_names() const = 0;
+  // The console line's part for these (rank-averaged) stats, in stat_names() order.
+  virtual std::string console_stats(const std::vector<double>& stats) const = 0;
+  // One step on this rank's `real` batch (float [-1, 1] NCHW on the training device) and its
+  // noise rows. `step` (1-based) only names the step in errors.
+  virtual StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) = 0;
+  // The grids of the current weights at `step`, rendered in eval mode (the running statistics
+  // are used, not updated). Every rank calls it: sync-BN layers are collectives.
+  virtual std::vector<SampleGrid> samples(int64_t step) = 0;
+};
+
+// Everything a recipe is built from. `reference` are fixed training images (float [-1, 1], on
+// the training device, the same on every rank) for reconstruction grids.
+struct RecipeContext {
+  const TrainConfig& config;
+  const RunShape& shape;
+  distributed::Communicator& comm;
+  torch::Device device;
+  torch::Tensor reference;
+};
+
+// The recipe config.model names, with modules initialised from config.seed exactly as the
+// tutorial does (on the CPU, then moved to the device), optimizers and gradient reducers.
+// Throws UsageError on an unknown model.
+std::unique_ptr<Recipe> make_recipe(const RecipeContext& context);
+
+// The model names make_recipe knows, for --help and errors.
+const std::vector<std::string>& model_names();
+
+}  // namespace dcgan::train

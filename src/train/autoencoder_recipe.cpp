@@ -1,0 +1,158 @@
+// The AE and VAE recipes of the original material: D's trunk as the encoder, G as the decoder,
+// one Adam over both and one gradient reducer. AE: MSE, mean over all elements. VAE: per sample
+// the sum of squared errors over pixels plus beta * KL(N(mu, sigma^2) || N(0, 1)), averaged over
+// the batch; z = mu + sigma * eps with eps this rank's rows of the Trainer's global draw.
+#include <iomanip>
+#include <sstream>
+
+#include "dcgan/models/autoencoder.h"
+#include "dcgan/train/checkpoint.h"
+#include "dcgan/train/run_files.h"
+#include "dcgan/train/update_guard.h"
+#include "recipes.h"
+
+namespace dcgan::train {
+namespace {
+
+constexpr int64_t kFixedNoiseCount = 64;  // the VAE's 8x8 grid of decoded N(0, 1) codes
+constexpr int64_t kReconstructed = 32;    // images of the recon grid, each over its reconstruction
+constexpr int64_t kGridWidth = 8;
+
+std::vector<torch::Tensor> parameters_of(torch::nn::Module& a, torch::nn::Module& b) {
+  std::vector<torch::Tensor> params = a.parameters();
+  for (const torch::Tensor& p : b.parameters()) params.push_back(p);
+  return params;
+}
+
+class AutoencoderRecipe final : public Recipe {
+ public:
+  AutoencoderRecipe(const RecipeContext& context, bool variational)
+      : variational_(variational), guard_(context.comm, step_options(context.config)) {
+    const TrainConfig& config = context.config;
+    const models::DcganOptions options = recipe_model_options(context);
+    torch::manual_seed(static_cast<uint64_t>(config.seed));  // init on the CPU, as the GAN's
+    encoder_ = models::Encoder(options, variational);
+    decoder_ = models::Generator(options);
+    models::init_weights(*encoder_);
+    models::init_weights(*decoder_);
+    if (variational) {
+      fixed_noise_ = torch::randn({kFixedNoiseCount, config.nz, 1, 1}).to(context.device);
+    }
+    encoder_->to(context.device);
+    decoder_->to(context.device);
+    optimizer_ = std::make_unique<torch::optim::Adam>(
+        parameters_of(*encoder_, *decoder_),
+        torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
+    reducer_ = std::make_unique<distributed::GradReducer>(
+        parameters_of(*encoder_, *decoder_), context.comm,
+        static_cast<size_t>(config.bucket_mb * 1024 * 1024));
+    beta_ = config.beta;
+    nz_ = config.nz;
+    int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
+    if (n >= kGridWidth) n -= n % kGridWidth;
+    reference_ = context.reference.narrow(0, 0, n).to(context.device);
+  }
+
+  std::string model() const override { return variational_ ? "vae" : "ae"; }
+  std::vector<NamedModule> modules() override {
+    return {{"encoder", encoder_.ptr()}, {"decoder", decoder_.ptr()}};
+  }
+  std::vector<NamedOptimizer> optimizers() override { return {{model(), optimizer_.get()}}; }
+  std::vector<NamedTensor> tensors() override {
+    if (!variational_) return {};
+    return {{"fixed_noise", &fixed_noise_}};
+  }
+  int64_t noise_size() const override { return variational_ ? nz_ : 0; }
+  std::vector<std::string> stat_names() const override {
+    if (variational_) return {"loss", "rec_mse", "kl"};
+    return {"rec_mse"};
+  }
+  std::string console_stats(const std::vector<double>& s) const override {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(4);
+    if (variational_) {
+      out << "Loss: " << s[0] << "\tMSE: " << std::setprecision(6) << s[1] << std::setprecision(4)
+          << "\tKL: " << s[2];
+    } else {
+      out << "MSE: " << std::setprecision(6) << s[0];
+    }
+    return out.str();
+  }
+
+  StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) override {
+    StepResult result;
+    reducer_->zero_grad();
+    const models::Code code = encoder_->encode(real);
+    const torch::Tensor z =
+        variational_ ? models::reparameterize(code.mu, code.logvar, noise) : code.mu;
+    const torch::Tensor recon = decoder_->forward(z);
+    torch::Tensor loss;
+    torch::Tensor kl;
+    if (variational_) {
+      const torch::Tensor sse = (recon - real).pow(2).flatten(1).sum(1);
+      kl = models::kl_to_standard_normal(code.mu, code.logvar);
+      loss = (sse + beta_ * kl).mean();
+    } else {
+      loss = torch::nn::functional::mse_loss(recon, real);
+    }
+    guard_.check_loss("loss", loss, step);
+    loss.backward();
+    reducer_->average();
+    const char* phase = variational_ ? "VAE" : "AE";
+    if (guard_.allow_update(phase, "loss", loss.detach(), *reducer_,
+                            {{"encoder.", encoder_.get()}, {"decoder.", decoder_.get()}}, step)) {
+      optimizer_->step();
+    } else {
+      result.skipped_d = result.skipped_g = true;
+    }
+    const torch::Tensor rec_mse = (recon.detach() - real).pow(2).mean();
+    result.stats = variational_ ? torch::stack({loss.detach(), rec_mse, kl.detach().mean()})
+                                : rec_mse.reshape({1});
+    return result;
+  }
+
+  std::vector<SampleGrid> samples(int64_t step) override {
+    torch::NoGradGuard no_grad;
+    encoder_->eval();
+    decoder_->eval();
+    std::vector<SampleGrid> grids;
+    // Rows of originals, each over the row of their reconstructions (the VAE's from mu).
+    const torch::Tensor recon = decoder_->forward(encoder_->encode(reference_).mu);
+    const int64_t width = std::min<int64_t>(kGridWidth, reference_.size(0));
+    std::vector<torch::Tensor> rows;
+    for (int64_t at = 0; at + width <= reference_.size(0); at += width) {
+      rows.push_back(reference_.narrow(0, at, width));
+      rows.push_back(recon.narrow(0, at, width));
+    }
+    grids.push_back({str_recon(step), torch::cat(rows), width});
+    if (variational_) grids.push_back({step_name(step) + ".png", decoder_->forward(fixed_noise_)});
+    encoder_->train();
+    decoder_->train();
+    return grids;
+  }
+
+ private:
+  static std::string str_recon(int64_t step) {
+    const std::string name = step_name(step);  // step-NNNNNN
+    return "recon-" + name.substr(5) + ".png";
+  }
+
+  bool variational_;
+  UpdateGuard guard_;
+  models::Encoder encoder_{nullptr};
+  models::Generator decoder_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<distributed::GradReducer> reducer_;
+  torch::Tensor fixed_noise_;
+  torch::Tensor reference_;
+  double beta_ = 1.0;
+  int64_t nz_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational) {
+  return std::make_unique<AutoencoderRecipe>(context, variational);
+}
+
+}  // namespace dcgan::train

@@ -1,0 +1,97 @@
+// The DCGAN recipe: the tutorial's G and D (sync-BN when asked), their Adam optimizers and
+// gradient reducers, GanStep, the fixed-noise grid and the tutorial's console line.
+#include <iomanip>
+#include <sstream>
+
+#include "dcgan/models/dcgan.h"
+#include "dcgan/train/checkpoint.h"
+#include "dcgan/train/gan_step.h"
+#include "dcgan/train/run_files.h"
+#include "recipes.h"
+
+namespace dcgan::train {
+namespace {
+
+constexpr int64_t kFixedNoiseCount = 64;  // the 8x8 sample grid
+
+class DcganRecipe final : public Recipe {
+ public:
+  explicit DcganRecipe(const RecipeContext& context) {
+    const TrainConfig& config = context.config;
+    const models::DcganOptions options = recipe_model_options(context);
+    // Init on the CPU from the seed, as the tutorial does, so every device starts from the same
+    // weights; the fixed noise is the next draw of the same generator.
+    torch::manual_seed(static_cast<uint64_t>(config.seed));
+    generator_ = models::Generator(options);
+    discriminator_ = models::Discriminator(options);
+    models::init_weights(*generator_);
+    models::init_weights(*discriminator_);
+    fixed_noise_ = torch::randn({kFixedNoiseCount, config.nz, 1, 1}).to(context.device);
+    generator_->to(context.device);
+    discriminator_->to(context.device);
+    auto adam = [&](torch::nn::Module& net) {
+      return std::make_unique<torch::optim::Adam>(
+          net.parameters(),
+          torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
+    };
+    opt_g_ = adam(*generator_);
+    opt_d_ = adam(*discriminator_);
+    const auto bucket_bytes = static_cast<size_t>(config.bucket_mb * 1024 * 1024);
+    reducer_g_ = std::make_unique<distributed::GradReducer>(generator_->parameters(), context.comm,
+                                                            bucket_bytes);
+    reducer_d_ = std::make_unique<distributed::GradReducer>(discriminator_->parameters(),
+                                                            context.comm, bucket_bytes);
+    step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
+                                      *reducer_d_, context.comm, step_options(config));
+    nz_ = config.nz;
+  }
+
+  std::string model() const override { return "dcgan"; }
+  std::vector<NamedModule> modules() override {
+    return {{"generator", generator_.ptr()}, {"discriminator", discriminator_.ptr()}};
+  }
+  std::vector<NamedOptimizer> optimizers() override {
+    return {{"d", opt_d_.get()}, {"g", opt_g_.get()}};  // metrics order: lr_d, lr_g
+  }
+  std::vector<NamedTensor> tensors() override { return {{"fixed_noise", &fixed_noise_}}; }
+  int64_t noise_size() const override { return nz_; }
+  std::vector<std::string> stat_names() const override {
+    return {"loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"};  // StepStat order
+  }
+  std::string console_stats(const std::vector<double>& s) const override {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(4) << "Loss_D: " << s[kLossD]
+        << "\tLoss_G: " << s[kLossG] << "\tD(x): " << s[kDx] << "\tD(G(z)): " << s[kDGz1] << " / "
+        << s[kDGz2];
+    return out.str();
+  }
+  StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) override {
+    return step_->run(real, noise, step);
+  }
+  std::vector<SampleGrid> samples(int64_t step) override {
+    torch::NoGradGuard no_grad;
+    generator_->eval();
+    torch::Tensor images = generator_->forward(fixed_noise_);
+    generator_->train();
+    return {{step_name(step) + ".png", images}};
+  }
+
+ private:
+  models::Generator generator_{nullptr};
+  models::Discriminator discriminator_{nullptr};
+  std::unique_ptr<torch::optim::Adam> opt_g_;
+  std::unique_ptr<torch::optim::Adam> opt_d_;
+  std::unique_ptr<distributed::GradReducer> reducer_g_;
+  std::unique_ptr<distributed::GradReducer> reducer_d_;
+  std::unique_ptr<GanStep> step_;
+  torch::Tensor fixed_noise_;
+  int64_t nz_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context) {
+  return std::make_unique<DcganRecipe>(context);
+}
+
+}  // namespace dcgan::train

@@ -1,0 +1,22 @@
+// The recipes make_recipe builds (recipe.cpp picks one by name).
+#pragma once
+
+#include <memory>
+
+#include "dcgan/models/dcgan.h"
+#include "dcgan/train/recipe.h"
+#include "dcgan/train/update_guard.h"
+
+namespace dcgan::train {
+
+// The model options of the run: the config's and the data's shape, with synchronised BatchNorm
+// over the context's communicator under --sync-bn; validated.
+models::DcganOptions recipe_model_options(const RecipeContext& context);
+
+// The step options the config implies (--real-label, --on-nan, --check-nan, --beta).
+StepOptions step_options(const TrainConfig& config);
+
+std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context);
+std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational);
+
+}  // namespace dcgan::train
