@@ -150,12 +150,26 @@ std::vector<std::pair<std::string, std::string>> checked_files(const Entries& en
   return files;
 }
 
-// An entry name becomes a file name and a TOML key: letters, digits and '_' only.
-void check_entry_name(const std::string& name, const std::string& path) {
-  const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+// An entry name becomes a file name and a TOML key: lower-case letters, digits and '_' only.
+bool valid_entry_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
   });
-  if (!ok) throw DataError(str(path, ": bad entry name '", name, "'"));
+}
+
+void check_entry_name(const std::string& name, const std::string& path) {
+  if (!valid_entry_name(name)) throw DataError(str(path, ": bad entry name '", name, "'"));
+}
+
+// The first of two entries whose files (and so their bytes_/sha256_ keys) would be the same
+// (a module named state, config or optim_<optimizer>, a name listed twice), or "".
+std::string colliding_stem(const std::vector<std::pair<std::string, std::string>>& files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    for (size_t j = i + 1; j < files.size(); ++j) {
+      if (files[i].first == files[j].first) return files[i].first;
+    }
+  }
+  return "";
 }
 
 std::vector<std::string> string_list(const toml::table& table, const std::string& key,
@@ -192,6 +206,8 @@ Entries entries_of(const toml::table& table, const std::string& path) {
   entries.modules = string_list(table, "modules", path);
   entries.optimizers = string_list(table, "optimizers", path);
   entries.tensors = string_list(table, "tensors", path);
+  const std::string clash = colliding_stem(checked_files(entries));
+  if (!clash.empty()) throw DataError(str(path, ": two entries share the file stem '", clash, "'"));
   return entries;
 }
 
@@ -249,6 +265,16 @@ std::string info_toml(const TrainingState& state, const RunShape& shape,
 
 void write_checkpoint_files(const std::string& dir, const TrainingState& state,
                             const TrainConfig& config, const RunShape& shape) {
+  // The names a recipe gives become files and keys: refuse what a reader could not tell apart.
+  const Entries entries = entries_of(state);
+  for (const auto* names : {&entries.modules, &entries.optimizers, &entries.tensors}) {
+    for (const std::string& name : *names) {
+      if (!valid_entry_name(name))
+        throw Error(str("checkpoint entry '", name, "' is not a valid name"));
+    }
+  }
+  const std::string clash = colliding_stem(checked_files(entries));
+  if (!clash.empty()) throw Error(str("checkpoint entries share the file stem '", clash, "'"));
   std::map<std::string, WrittenFile> files;
   auto write = [&](const std::string& name, const std::string& bytes) {
     write_durable(dir + "/" + name, bytes);
@@ -396,8 +422,13 @@ CheckpointCheck verify_checkpoint(const std::string& ckpt_dir) {
   const size_t self_at = text.rfind(self_key);
   if (self_at == std::string::npos) {
     // Written before checksums existed (or cut short): loadable, but nothing to check against.
+    // Only format 1 was ever written without them.
     if (text.find("\nsha256_") != std::string::npos)
       return damaged(str(info_path, " is truncated"));
+    if (text.find("\nformat_version = 1\n") == std::string::npos &&
+        text.rfind("format_version = 1\n", 0) != 0) {
+      return damaged(str(info_path, " has no checksums, which every format-2 checkpoint has"));
+    }
     return {CheckpointCheck::kUnverified,
             str(ckpt_dir, " has no checksums (written by an older dcgan-train)")};
   }
@@ -512,6 +543,9 @@ models::Generator load_generator(const std::string& ckpt_dir, const torch::Devic
   require_intact(ckpt_dir);
   const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
   const std::string name = info.model == "dcgan" ? "generator" : "decoder";
+  if (std::find(info.modules.begin(), info.modules.end(), name) == info.modules.end()) {
+    throw DataError(str(ckpt_dir, " lists no module '", name, "'"));
+  }
   models::Generator generator(info.model_options());
   load_module_checked(ckpt_dir + "/" + module_file(name), *generator, name);
   generator->to(device);
@@ -526,6 +560,9 @@ models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& d
     throw UsageError(
         str(ckpt_dir, " is a ", info.model,
             " checkpoint, which has no encoder HINT: reconstruct with an ae or vae run"));
+  }
+  if (std::find(info.modules.begin(), info.modules.end(), "encoder") == info.modules.end()) {
+    throw DataError(str(ckpt_dir, " lists no module 'encoder'"));
   }
   models::Encoder encoder(info.model_options(), info.model == "vae");
   load_module_checked(ckpt_dir + "/encoder.pt", *encoder, "encoder");

@@ -147,8 +147,8 @@ void require(bool ok, const std::string& option, const std::string& why) {
 
 void resolve_model_defaults(TrainConfig* c) {
   const bool gan = c->model == "dcgan";
-  if (c->lr == kModelDefault) c->lr = gan ? 2e-4 : 1e-3;
-  if (c->beta1 == kModelDefault) c->beta1 = gan ? 0.5 : 0.9;
+  if (is_model_default(c->lr)) c->lr = gan ? 2e-4 : 1e-3;
+  if (is_model_default(c->beta1)) c->beta1 = gan ? 0.5 : 0.9;
 }
 
 void validate_config(const TrainConfig& c) {
@@ -161,9 +161,9 @@ void validate_config(const TrainConfig& c) {
   require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");
   require(c.steps >= 0, "steps", "must not be negative");
   // kModelDefault stands for the model's value (resolve_model_defaults).
-  require(c.lr > 0 || c.lr == kModelDefault, "lr", "must be positive");
+  require(c.lr > 0 || is_model_default(c.lr), "lr", "must be positive");
   require(
-      (c.beta1 == kModelDefault || (c.beta1 >= 0 && c.beta1 < 1)) && c.beta2 >= 0 && c.beta2 < 1,
+      (is_model_default(c.beta1) || (c.beta1 >= 0 && c.beta1 < 1)) && c.beta2 >= 0 && c.beta2 < 1,
       "beta1/--beta2", "must be in [0, 1)");
   require(c.real_label > 0 && c.real_label <= 1, "real-label", "must be in (0, 1]");
   require(c.beta >= 0, "beta", str("must not be negative, got ", c.beta));

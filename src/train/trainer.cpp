@@ -275,7 +275,10 @@ int Trainer::run() {
     if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
   }
   comm_.barrier();  // the run's files are complete when any rank returns
-  if (comm_.rank() == 0) log::info(str("done: last sample ", last_sample_));
+  if (comm_.rank() == 0) {
+    log::info(last_sample_.empty() ? str("done: the run was already at step ", cursor_.step)
+                                   : str("done: last sample ", last_sample_));
+  }
   return static_cast<int>(ExitCode::kOk);
 }
 

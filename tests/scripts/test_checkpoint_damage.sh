@@ -72,12 +72,23 @@ done
 diff <(fingerprints "$tmp/straight2/checkpoints/step-000008") <(fingerprints "$tmp/mpi/checkpoints/step-000008") \
   || fail "the 2-rank run resumed from the fallback differs from the straight 2-rank run"
 
-# A checkpoint written before checksums existed (no bytes_/sha256_ lines) still resumes, unverified.
+# A checkpoint written before checksums existed (format 1, no bytes_/sha256_ lines) still resumes,
+# unverified.
 "$train" "${common[@]}" --out "$tmp/old" --steps 4 >/dev/null 2>&1 || fail "old run"
-sed -i -e '/^bytes_/d' -e '/^sha256_/d' -e '/^info_sha256/d' -e '/^# size in bytes/d' "$tmp/old/checkpoints/step-000004/checkpoint.toml"
+sed -i -e '/^bytes_/d' -e '/^sha256_/d' -e '/^info_sha256/d' -e '/^# size in bytes/d' \
+  -e '/^model = /d' -e '/^modules = /d' -e '/^optimizers = /d' -e '/^tensors = /d' \
+  -e 's/^format_version = 2$/format_version = 1/' "$tmp/old/checkpoints/step-000004/checkpoint.toml"
 "$train" "${common[@]}" --out "$tmp/old" --steps 8 --resume >"$tmp/old.out" 2>&1 || { cat "$tmp/old.out"; fail "resume of an old checkpoint"; }
 grep -q "step-000004 has no checksums (written by an older dcgan-train); it could not be verified" "$tmp/old.out" \
   || { cat "$tmp/old.out"; fail "no 'could not be verified' line"; }
 diff <(fingerprints "$tmp/straight/checkpoints/step-000008") <(fingerprints "$tmp/old/checkpoints/step-000008") \
   || fail "the resumed old-format run differs"
+# Format 2 always has checksums: one without them is damaged, not an old checkpoint.
+"$train" "${common[@]}" --out "$tmp/new" --steps 4 >/dev/null 2>&1 || fail "format-2 run"
+sed -i -e '/^bytes_/d' -e '/^sha256_/d' -e '/^info_sha256/d' "$tmp/new/checkpoints/step-000004/checkpoint.toml"
+expect_code=0
+"$BIN/dcgan-sample" --ckpt "$tmp/new" --out "$tmp/new.png" >"$tmp/new.out" 2>&1 || expect_code=$?
+[ "$expect_code" = 3 ] || { cat "$tmp/new.out"; fail "a format-2 checkpoint without checksums: exit $expect_code, expected 3"; }
+grep -q "checkpoint.toml has no checksums, which every format-2 checkpoint has" "$tmp/new.out" \
+  || { cat "$tmp/new.out"; fail "no line naming the missing checksums"; }
 echo "test_checkpoint_damage: ok"

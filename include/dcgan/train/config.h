@@ -2,13 +2,19 @@
 // through the run's config.toml (which is also a valid `dcgan-train --config` file).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace dcgan::train {
 
-// The value of lr and beta1 that stands for "the model's default".
-inline constexpr double kModelDefault = -1.0;
+// The value of lr and beta1 that stands for "the model's default": NaN, which no valid option
+// takes (any number a user gives, -1 included, is validated as given).
+inline constexpr double kModelDefault = std::numeric_limits<double>::quiet_NaN();
+
+// True for kModelDefault.
+inline bool is_model_default(double value) { return std::isnan(value); }
 
 struct TrainConfig {
   // Run.
@@ -27,7 +33,7 @@ struct TrainConfig {
   int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
   int64_t epochs = 5;
   int64_t steps = 0;  // > 0 overrides epochs
-  // lr and beta1 below zero mean the model's default (resolve_model_defaults).
+  // lr and beta1 NaN (kModelDefault) mean the model's default (resolve_model_defaults).
   double lr = kModelDefault;     // dcgan 2e-4 (the tutorial); ae, vae 1e-3
   double beta1 = kModelDefault;  // dcgan 0.5 (the tutorial); ae, vae 0.9
   double beta2 = 0.999;

@@ -4,8 +4,8 @@
 // loop, the data, the noise draw, checkpoints, metrics and the preemption agreement.
 //
 // Recipes: "dcgan" (GanStep, the PyTorch tutorial's step), "ae" (MSE autoencoder), "vae" (SSE +
-// beta KL, reparameterised). The step's cross-rank gradient averages go through GradReducer, so a
-// recipe sees the communicator only through it and the shared non-finite guard.
+// beta KL, reparameterised). A recipe uses the communicator for its gradient averages (through
+// GradReducer), the shared non-finite guard and sync-BN layers; its models know no MPI.
 #pragma once
 
 #include <cstdint>
