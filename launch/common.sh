@@ -8,6 +8,11 @@ DCGAN_BIN="$DCGAN_BUILD_DIR/bin"
 
 # mpirun refuses root without --allow-run-as-root and refuses more ranks than cores without
 # --oversubscribe; users should not need to know either.
+# Open MPI's non-blocking all-reduce (which the MPI backend uses, so that every wait has a
+# deadline) picks a slow algorithm for large buffers by default; the ring is 2x faster here
+# (25 MB between 2 ranks: 11 ms against 24 ms). A value set by the user wins.
+export OMPI_MCA_coll_libnbc_iallreduce_algorithm="${OMPI_MCA_coll_libnbc_iallreduce_algorithm:-1}"
+
 dcgan_mpirun() {
   local extra=()
   [ "$(id -u)" = 0 ] && extra+=(--allow-run-as-root)

@@ -1,6 +1,7 @@
 // Constructors of the concrete communicators, for make_communicator and the tests in this room.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include <torch/torch.h>
@@ -10,8 +11,10 @@
 
 namespace dcgan::distributed::detail {
 
-// MPI_COMM_WORLD; CPU tensors in place, CUDA tensors staged through host memory.
-std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session);
+// MPI_COMM_WORLD; CPU tensors in place, CUDA tensors staged through host memory. Every collective
+// is a non-blocking MPI call tested against `timeout`.
+std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session,
+                                                    std::chrono::seconds timeout);
 
 #ifdef DCGAN_WITH_NCCL
 // NCCL over every rank of MPI_COMM_WORLD on `device` (a CUDA device); host tensors go through MPI.

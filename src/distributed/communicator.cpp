@@ -71,7 +71,19 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
 #ifdef DCGAN_WITH_NCCL
   if (want_nccl) return detail::make_nccl_communicator(config, session, device);
 #endif
-  return detail::make_mpi_communicator(session);
+  return detail::make_mpi_communicator(session, config.timeout);
+}
+
+namespace {
+class DoneWork final : public Work {
+ public:
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<Work> Communicator::start_all_reduce(torch::Tensor& tensor, ReduceOp op) {
+  all_reduce(tensor, op);
+  return std::make_unique<DoneWork>();
 }
 
 torch::Tensor all_reduce_mean_host(Communicator& comm, const torch::Tensor& values) {

@@ -53,7 +53,7 @@ class NcclCommunicator final : public Communicator {
         world_size_(session.world_size()),
         device_(device),
         timeout_(config.timeout),
-        host_(make_mpi_communicator(session)),
+        host_(make_mpi_communicator(session, config.timeout)),
         stream_(device_),
         ready_(device_),
         done_(device_),

@@ -14,6 +14,15 @@ class MpiSession;
 
 enum class ReduceOp { kSum, kMax, kMin };
 
+// A collective in flight. wait() returns once the result is in the tensor, or, when the
+// communicator's deadline (--comm-timeout) passes first, logs the rank and the collective and ends
+// the whole job with exit 1: a dead or stuck peer never hangs the others.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -27,8 +36,15 @@ class Communicator {
   // backend (on its device, ordered after torch's current stream; the call returns when the result
   // is ready, or ends the job at the --comm-timeout deadline); the MPI backend stages them through
   // host memory.
+  // Every wait has the --comm-timeout deadline on every backend: the MPI backend makes
+  // non-blocking calls and tests them against it; NCCL polls ncclCommGetAsyncError. On expiry the
+  // rank logs the collective and ends the job (exit 1).
   // In place.
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
+  // Starts an in-place all-reduce and returns its handle; `tensor` must stay alive and unread
+  // until wait(). Collectives still complete in the order they were started. The default runs
+  // the blocking all_reduce and returns a finished handle.
+  virtual std::unique_ptr<Work> start_all_reduce(torch::Tensor& tensor, ReduceOp op);
   // In place: every rank ends with root's values.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
   // Gathers equal-sized contiguous tensors from every rank; `out` is (re)assigned a new tensor of
