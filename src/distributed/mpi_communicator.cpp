@@ -82,17 +82,11 @@ class MpiCommunicator final : public Communicator {
   std::string backend_name() const override { return "mpi"; }
 
   std::unique_ptr<Work> start_all_reduce(torch::Tensor& tensor, ReduceOp op) override {
-    require_contiguous(tensor, "all_reduce");
-    const WireType type = wire_type(tensor.scalar_type(), "all_reduce");
-    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
-    std::vector<MPI_Request> requests;
-    for_each_chunk(host, type, [&](void* data, int count) {
-      requests.emplace_back();
-      MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, count, type.mpi, mpi_op(op), MPI_COMM_WORLD,
-                               &requests.back()));
-    });
-    return started("all_reduce", tensor, std::move(requests),
-                   tensor.is_cpu() ? torch::Tensor() : host);
+    return start_in_place("all_reduce", tensor,
+                          [&](void* data, int count, MPI_Datatype type, MPI_Request* request) {
+                            return MPI_Iallreduce(MPI_IN_PLACE, data, count, type, mpi_op(op),
+                                                  MPI_COMM_WORLD, request);
+                          });
   }
 
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
@@ -104,15 +98,10 @@ class MpiCommunicator final : public Communicator {
       throw Error(dcgan::str(log::rank_tag(), " broadcast: root ", root, " outside [0, ",
                              world_size_, ")"));
     }
-    require_contiguous(tensor, "broadcast");
-    const WireType type = wire_type(tensor.scalar_type(), "broadcast");
-    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
-    std::vector<MPI_Request> requests;
-    for_each_chunk(host, type, [&](void* data, int count) {
-      requests.emplace_back();
-      MPI_CHECK(MPI_Ibcast(data, count, type.mpi, root, MPI_COMM_WORLD, &requests.back()));
-    });
-    started("broadcast", tensor, std::move(requests), tensor.is_cpu() ? torch::Tensor() : host)
+    start_in_place("broadcast", tensor,
+                   [&](void* data, int count, MPI_Datatype type, MPI_Request* request) {
+                     return MPI_Ibcast(data, count, type, root, MPI_COMM_WORLD, request);
+                   })
         ->wait();
   }
 
@@ -170,14 +159,23 @@ class MpiCommunicator final : public Communicator {
     return work;
   }
 
-  template <class Call>
-  static void for_each_chunk(torch::Tensor& host, const WireType& type, Call&& call) {
+  // Starts one in-place collective per chunk of at most INT_MAX elements (MPI counts are int)
+  // on the tensor, or on a host copy of a CUDA tensor that wait() copies back.
+  template <class Post>
+  std::unique_ptr<MpiWork> start_in_place(const char* what, torch::Tensor& tensor, Post&& post) {
+    require_contiguous(tensor, what);
+    const WireType type = wire_type(tensor.scalar_type(), what);
+    torch::Tensor host = tensor.is_cpu() ? tensor : tensor.to(torch::kCPU);
     auto* bytes = static_cast<char*>(host.data_ptr());
+    std::vector<MPI_Request> requests;
     for (int64_t done = 0; done < host.numel();) {
       const int64_t count = std::min<int64_t>(kMaxChunkElements, host.numel() - done);
-      call(bytes + done * static_cast<int64_t>(type.element_bytes), static_cast<int>(count));
+      requests.emplace_back();
+      MPI_CHECK(post(bytes + done * static_cast<int64_t>(type.element_bytes),
+                     static_cast<int>(count), type.mpi, &requests.back()));
       done += count;
     }
+    return started(what, tensor, std::move(requests), tensor.is_cpu() ? torch::Tensor() : host);
   }
 
   int rank_;

@@ -32,21 +32,12 @@ constexpr int64_t kGridWidth = 8;
 
 // A checkpoint that cannot be found or read is a data error (exit 3) naming the path, whatever
 // layer noticed it: the checkpoint API (UsageError for "no checkpoint here") or torch's loader.
-struct Loaded {
-  dcgan::train::CheckpointInfo info;
-  dcgan::models::Generator decoder{nullptr};  // DCGAN's generator or the AE/VAE decoder
-  dcgan::models::Encoder encoder{nullptr};    // AE/VAE, with --reconstruct only
-};
+using Loaded = dcgan::train::SamplingModels;
 
 Loaded load(const std::string& path, bool with_encoder) {
   try {
-    Loaded loaded;
-    const std::string dir = dcgan::train::resolve_checkpoint_dir(path);
-    loaded.info = dcgan::train::read_checkpoint_info(dir);
-    if (with_encoder && loaded.info.model == "dcgan") return loaded;  // refused by the caller
-    loaded.decoder = dcgan::train::load_generator(dir, torch::kCPU);  // verifies first
-    if (with_encoder) loaded.encoder = dcgan::train::load_encoder(dir, torch::kCPU);
-    return loaded;
+    return dcgan::train::load_sampling_models(dcgan::train::resolve_checkpoint_dir(path),
+                                              torch::kCPU, with_encoder);  // verifies first
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
@@ -81,24 +72,7 @@ torch::Tensor data_images(const std::string& dir, int64_t n, const dcgan::train:
   n = std::min<int64_t>(n, dataset.image_count());
   std::vector<int64_t> indices(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) indices[static_cast<size_t>(i)] = i;
-  torch::Tensor images =
-      torch::empty({n, shape.image_size, shape.image_size, shape.channels}, torch::kUInt8);
-  dataset.read(indices.data(), indices.size(), images.data_ptr<uint8_t>());
-  return train::to_training_batch(images, torch::kCPU);
-}
-
-// Rows of up to 8 images, each row over the row of their reconstructions (the VAE's from mu).
-torch::Tensor reconstruction_grid(Loaded& loaded, const torch::Tensor& images) {
-  const torch::Tensor recon = loaded.decoder->forward(loaded.encoder->encode(images).mu);
-  std::vector<torch::Tensor> rows;
-  for (int64_t at = 0; at < images.size(0); at += kGridWidth) {
-    const int64_t width = std::min<int64_t>(kGridWidth, images.size(0) - at);
-    const torch::Tensor pad = torch::full(
-        {kGridWidth - width, images.size(1), images.size(2), images.size(3)}, -1.0);  // black cells
-    rows.push_back(torch::cat({images.narrow(0, at, width), pad}));
-    rows.push_back(torch::cat({recon.narrow(0, at, width), pad}));
-  }
-  return torch::cat(rows);
+  return train::read_training_images(dataset, indices, torch::kCPU);
 }
 
 int sample(const SampleOptions& o) {
@@ -118,7 +92,9 @@ int sample(const SampleOptions& o) {
   torch::NoGradGuard no_grad;
   if (!o.reconstruct.empty()) {
     const torch::Tensor images = data_images(o.reconstruct, o.n, loaded.info.shape);
-    train::save_grid_png(reconstruction_grid(loaded, images), o.out, kGridWidth);
+    // Each row of up to 8 images over the row of their reconstructions (the VAE's from mu).
+    const torch::Tensor recon = loaded.decoder->forward(loaded.encoder->encode(images).mu);
+    train::save_grid_png(train::reconstruction_rows(images, recon, kGridWidth), o.out, kGridWidth);
     log::info(str("wrote ", images.size(0), " images over their ", loaded.info.model,
                   " reconstructions to ", o.out));
     return 0;

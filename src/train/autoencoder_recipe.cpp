@@ -7,6 +7,7 @@
 
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/train/checkpoint.h"
+#include "dcgan/train/image_grid.h"
 #include "dcgan/train/run_files.h"
 #include "dcgan/train/update_guard.h"
 #include "recipes.h"
@@ -14,8 +15,7 @@
 namespace dcgan::train {
 namespace {
 
-constexpr int64_t kFixedNoiseCount = 64;  // the VAE's 8x8 grid of decoded N(0, 1) codes
-constexpr int64_t kReconstructed = 32;    // images of the recon grid, each over its reconstruction
+constexpr int64_t kReconstructed = 32;  // images of the recon grid, each over its reconstruction
 constexpr int64_t kGridWidth = 8;
 
 std::vector<torch::Tensor> parameters_of(torch::nn::Module& a, torch::nn::Module& b) {
@@ -40,12 +40,11 @@ class AutoencoderRecipe final : public Recipe {
     }
     encoder_->to(context.device);
     decoder_->to(context.device);
+    const std::vector<torch::Tensor> params = parameters_of(*encoder_, *decoder_);
     optimizer_ = std::make_unique<torch::optim::Adam>(
-        parameters_of(*encoder_, *decoder_),
-        torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
+        params, torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
     reducer_ = std::make_unique<distributed::GradReducer>(
-        parameters_of(*encoder_, *decoder_), context.comm,
-        static_cast<size_t>(config.bucket_mb * 1024 * 1024));
+        params, context.comm, static_cast<size_t>(config.bucket_mb * 1024 * 1024));
     beta_ = config.beta;
     nz_ = config.nz;
     int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
@@ -119,12 +118,8 @@ class AutoencoderRecipe final : public Recipe {
     // Rows of originals, each over the row of their reconstructions (the VAE's from mu).
     const torch::Tensor recon = decoder_->forward(encoder_->encode(reference_).mu);
     const int64_t width = std::min<int64_t>(kGridWidth, reference_.size(0));
-    std::vector<torch::Tensor> rows;
-    for (int64_t at = 0; at + width <= reference_.size(0); at += width) {
-      rows.push_back(reference_.narrow(0, at, width));
-      rows.push_back(recon.narrow(0, at, width));
-    }
-    grids.push_back({str_recon(step), torch::cat(rows), width});
+    grids.push_back({numbered_name("recon", step) + ".png",
+                     reconstruction_rows(reference_, recon, width), width});
     if (variational_) grids.push_back({step_name(step) + ".png", decoder_->forward(fixed_noise_)});
     encoder_->train();
     decoder_->train();
@@ -132,11 +127,6 @@ class AutoencoderRecipe final : public Recipe {
   }
 
  private:
-  static std::string str_recon(int64_t step) {
-    const std::string name = step_name(step);  // step-NNNNNN
-    return "recon-" + name.substr(5) + ".png";
-  }
-
   bool variational_;
   UpdateGuard guard_;
   models::Encoder encoder_{nullptr};

@@ -85,4 +85,13 @@ torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Dev
       .contiguous();
 }
 
+torch::Tensor read_training_images(data::ShardDataset& dataset, const std::vector<int64_t>& indices,
+                                   const torch::Device& device) {
+  const int64_t size = dataset.image_size();
+  torch::Tensor images = torch::empty(
+      {static_cast<int64_t>(indices.size()), size, size, dataset.channels()}, torch::kUInt8);
+  dataset.read(indices.data(), indices.size(), images.data_ptr<uint8_t>());
+  return to_training_batch(images, device);
+}
+
 }  // namespace dcgan::train

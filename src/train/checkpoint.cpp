@@ -539,36 +539,57 @@ void load_module_checked(const std::string& file, torch::nn::Module& module,
   load_tensors(archive, module, "", what);
 }
 
+namespace {
+
+// A module the checkpoint lists, loaded by name into `module`, moved to `device`, in eval mode.
+void load_listed(const CheckpointInfo& info, const std::string& name, torch::nn::Module& module,
+                 const torch::Device& device) {
+  if (std::find(info.modules.begin(), info.modules.end(), name) == info.modules.end()) {
+    throw DataError(str(info.dir, " lists no module '", name, "'"));
+  }
+  load_module_checked(info.dir + "/" + module_file(name), module, name);
+  module.to(device);
+  module.eval();
+}
+
+models::Generator decoder_of(const CheckpointInfo& info, const torch::Device& device) {
+  models::Generator generator(info.model_options());
+  load_listed(info, info.model == "dcgan" ? "generator" : "decoder", *generator, device);
+  return generator;
+}
+
+models::Encoder encoder_of(const CheckpointInfo& info, const torch::Device& device) {
+  if (info.model != "ae" && info.model != "vae") {
+    throw UsageError(
+        str(info.dir, " is a ", info.model,
+            " checkpoint, which has no encoder HINT: reconstruct with an ae or vae run"));
+  }
+  models::Encoder encoder(info.model_options(), info.model == "vae");
+  load_listed(info, "encoder", *encoder, device);
+  return encoder;
+}
+
+}  // namespace
+
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device) {
   require_intact(ckpt_dir);
-  const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
-  const std::string name = info.model == "dcgan" ? "generator" : "decoder";
-  if (std::find(info.modules.begin(), info.modules.end(), name) == info.modules.end()) {
-    throw DataError(str(ckpt_dir, " lists no module '", name, "'"));
-  }
-  models::Generator generator(info.model_options());
-  load_module_checked(ckpt_dir + "/" + module_file(name), *generator, name);
-  generator->to(device);
-  generator->eval();
-  return generator;
+  return decoder_of(read_checkpoint_info(ckpt_dir), device);
 }
 
 models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device) {
   require_intact(ckpt_dir);
-  const CheckpointInfo info = read_checkpoint_info(ckpt_dir);
-  if (info.model != "ae" && info.model != "vae") {
-    throw UsageError(
-        str(ckpt_dir, " is a ", info.model,
-            " checkpoint, which has no encoder HINT: reconstruct with an ae or vae run"));
-  }
-  if (std::find(info.modules.begin(), info.modules.end(), "encoder") == info.modules.end()) {
-    throw DataError(str(ckpt_dir, " lists no module 'encoder'"));
-  }
-  models::Encoder encoder(info.model_options(), info.model == "vae");
-  load_module_checked(ckpt_dir + "/encoder.pt", *encoder, "encoder");
-  encoder->to(device);
-  encoder->eval();
-  return encoder;
+  return encoder_of(read_checkpoint_info(ckpt_dir), device);
+}
+
+SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
+                                    bool with_encoder) {
+  require_intact(ckpt_dir);
+  SamplingModels models;
+  models.info = read_checkpoint_info(ckpt_dir);
+  models.decoder = decoder_of(models.info, device);
+  if (with_encoder && models.info.model != "dcgan")
+    models.encoder = encoder_of(models.info, device);
+  return models;
 }
 
 TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,

@@ -12,8 +12,6 @@
 namespace dcgan::train {
 namespace {
 
-constexpr int64_t kFixedNoiseCount = 64;  // the 8x8 sample grid
-
 class DcganRecipe final : public Recipe {
  public:
   explicit DcganRecipe(const RecipeContext& context) {

@@ -45,4 +45,18 @@ void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t
                  static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)));
 }
 
+torch::Tensor reconstruction_rows(const torch::Tensor& images, const torch::Tensor& recon,
+                                  int64_t width) {
+  std::vector<torch::Tensor> rows;
+  for (int64_t at = 0; at < images.size(0); at += width) {
+    const int64_t n = std::min<int64_t>(width, images.size(0) - at);
+    const torch::Tensor pad =
+        torch::full({width - n, images.size(1), images.size(2), images.size(3)}, -1.0,
+                    images.options());  // black cells
+    rows.push_back(torch::cat({images.narrow(0, at, n), pad}));
+    rows.push_back(torch::cat({recon.narrow(0, at, n).to(images.options()), pad}));
+  }
+  return torch::cat(rows);
+}
+
 }  // namespace dcgan::train

@@ -9,11 +9,6 @@
 
 namespace dcgan::train {
 
-const std::vector<std::string>& model_names() {
-  static const std::vector<std::string> names{"dcgan", "ae", "vae"};
-  return names;
-}
-
 models::DcganOptions recipe_model_options(const RecipeContext& context) {
   models::DcganOptions options = model_options(context.config, context.shape);
   if (context.config.sync_bn) {

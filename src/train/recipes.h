@@ -9,6 +9,9 @@
 
 namespace dcgan::train {
 
+// The fixed-noise grid of the DCGAN and the VAE: 8x8 decoded codes.
+inline constexpr int64_t kFixedNoiseCount = 64;
+
 // The model options of the run: the config's and the data's shape, with synchronised BatchNorm
 // over the context's communicator under --sync-bn; validated.
 models::DcganOptions recipe_model_options(const RecipeContext& context);

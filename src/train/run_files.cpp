@@ -77,14 +77,12 @@ void write_grid_png(const torch::Tensor& images, const std::string& path, int64_
   save_grid_png(images.detach().cpu(), path, nrow);
 }
 
-std::string step_name(int64_t step) {
+std::string numbered_name(const std::string& prefix, int64_t step) {
   std::ostringstream out;
-  out << "step-" << std::setw(6) << std::setfill('0') << step;
+  out << prefix << "-" << std::setw(6) << std::setfill('0') << step;
   return out.str();
 }
 
-std::string sample_path(const std::string& run_dir, int64_t step) {
-  return str(run_dir, "/samples/", step_name(step), ".png");
-}
+std::string step_name(int64_t step) { return numbered_name("step", step); }
 
 }  // namespace dcgan::train

@@ -65,10 +65,7 @@ torch::Tensor Trainer::reference_images() const {
   std::vector<int64_t> order =
       data::epoch_permutation(dataset_.image_count(), static_cast<uint64_t>(config_.seed), 0);
   order.resize(static_cast<size_t>(n));
-  torch::Tensor images =
-      torch::empty({n, shape_.image_size, shape_.image_size, shape_.channels}, torch::kUInt8);
-  dataset_.read(order.data(), order.size(), images.data_ptr<uint8_t>());
-  return to_training_batch(images, torch::kCPU);
+  return read_training_images(dataset_, order, torch::kCPU);
 }
 
 TrainingState Trainer::state_view() {

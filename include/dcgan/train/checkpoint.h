@@ -113,6 +113,16 @@ models::Generator load_generator(const std::string& ckpt_dir, const torch::Devic
 // The AE/VAE encoder of a checkpoint, like load_generator; UsageError for a DCGAN checkpoint.
 models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device);
 
+// dcgan-sample's models, the checkpoint verified and read once: its info, its decoder, and (asked
+// for, and the model has one) its encoder, else an empty holder.
+struct SamplingModels {
+  CheckpointInfo info;
+  models::Generator decoder{nullptr};
+  models::Encoder encoder{nullptr};
+};
+SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
+                                    bool with_encoder);
+
 // Writes <run_dir>/checkpoints/step-NNNNNN atomically, points checkpoints/latest at it and
 // removes all but the newest `keep`. A failure (ENOSPC included) removes the partial temp dir,
 // leaves the previous checkpoint and `latest` intact and throws Error naming the file.

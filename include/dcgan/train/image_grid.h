@@ -17,6 +17,11 @@ namespace dcgan::train {
 // padding is 0 (black); a single image gets no padding at all.
 torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
 
+// Rows of `width` images, each row over the row of their reconstructions (both [N, C, H, W]); a
+// short last row is padded with black cells. Lay out with make_grid(..., width).
+torch::Tensor reconstruction_rows(const torch::Tensor& images, const torch::Tensor& recon,
+                                  int64_t width);
+
 // make_grid, encoded as an 8-bit RGB PNG and written atomically (temp file, fsync, rename).
 // Throws Error naming the path when the file cannot be written.
 void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,

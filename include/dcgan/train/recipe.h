@@ -88,7 +88,4 @@ struct RecipeContext {
 // Throws UsageError on an unknown model.
 std::unique_ptr<Recipe> make_recipe(const RecipeContext& context);
 
-// The model names make_recipe knows, for --help and errors.
-const std::vector<std::string>& model_names();
-
 }  // namespace dcgan::train

@@ -48,10 +48,10 @@ class MetricsLog {
 // mapping) into a PNG, written atomically, `nrow` images per row.
 void write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8);
 
-// samples/step-NNNNNN.png
-// "step-000123": the one name of a step, for checkpoint directories and sample grids.
-std::string step_name(int64_t step);
+// "<prefix>-000123": the one way a step is numbered in a name (checkpoint directories, grids).
+std::string numbered_name(const std::string& prefix, int64_t step);
 
-std::string sample_path(const std::string& run_dir, int64_t step);
+// "step-000123": checkpoint directories and samples/step-NNNNNN.png.
+std::string step_name(int64_t step);
 
 }  // namespace dcgan::train

@@ -205,8 +205,17 @@ double test_mse(train::Trainer& t, const std::string& dir, int64_t n) {
 // 0.06, on [-1, 1] pixels. Measured: 0.639 at initialisation, 0.0413 after the 300 steps (7 s on
 // 2 cores); the bound leaves room for another CPU's rounding.
 TEST(AutoencoderLearns, FashionMnistTestMse) {
-  const std::string root = "/usr/share/datasets/fashion-mnist";  // Debian's dataset-fashion-mnist
-  if (!posix_exists(root + "/t10k-images-idx3-ubyte.gz"))
+  // Where Debian's dataset-fashion-mnist put its files, as launch/quickstart.sh finds them.
+  std::string listing;
+  run_command("dpkg -L dataset-fashion-mnist 2>/dev/null", &listing);
+  const size_t at = listing.find("/t10k-images-idx3-ubyte.gz");
+  std::string root;
+  if (at != std::string::npos) {
+    const size_t line = listing.rfind('\n', at);
+    const size_t begin = line == std::string::npos ? 0 : line + 1;
+    root = listing.substr(begin, at - begin);
+  }
+  if (root.empty() || !posix_exists(root + "/t10k-images-idx3-ubyte.gz"))
     GTEST_SKIP() << "Fashion-MNIST is not installed (setup.sh installs dataset-fashion-mnist)";
   ScratchDir dir("dcgan-ae-fashion");
   for (const char* split : {"train", "t10k"}) {
