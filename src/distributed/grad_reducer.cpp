@@ -1,18 +1,32 @@
 // GradReducer: the flat gradient buffer, its buckets, and their averaging across ranks.
 #include "dcgan/distributed/grad_reducer.h"
 
+#include <limits>
+
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
 
 namespace dcgan::distributed {
 
-GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes)
-    : params_(std::move(params)), comm_(comm) {
+GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
+                         std::vector<torch::Tensor> passengers)
+    : params_(std::move(params)), passengers_(std::move(passengers)), comm_(comm) {
   if (params_.empty()) throw Error("GradReducer: no parameters");
   if (bucket_bytes == 0) throw UsageError("--bucket-mb: the bucket size must be positive");
   const torch::TensorOptions options = params_.front().options();
-  int64_t total = 0;
+  head_ = 1;
+  for (size_t i = 0; i < passengers_.size(); ++i) {
+    const torch::Tensor& t = passengers_[i];
+    if (t.scalar_type() != options.dtype().toScalarType() || t.device() != options.device() ||
+        !t.is_contiguous()) {
+      throw Error(dcgan::str("GradReducer: passenger ", i, " is ", t.scalar_type(), " on ",
+                             t.device(), ", the parameters are ", options.dtype(), " on ",
+                             options.device(), " (contiguous tensors only)"));
+    }
+    head_ += t.numel();
+  }
+  int64_t total = head_;
   for (size_t i = 0; i < params_.size(); ++i) {
     const torch::Tensor& p = params_[i];
     if (p.scalar_type() != options.dtype().toScalarType() || p.device() != options.device()) {
@@ -24,6 +38,8 @@ GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, 
     total += p.numel();
   }
   flat_ = torch::zeros({total}, options.requires_grad(false));
+  grads_ = flat_.narrow(0, head_, total - head_);
+  flag_ = flat_.narrow(0, 0, 1);
   point_grads_at_flat();
   plan_buckets(bucket_bytes);
 }
@@ -58,6 +74,9 @@ void GradReducer::plan_buckets(size_t bucket_bytes) {
     current_bytes += bytes;
     bucket_of_param_[k] = static_cast<int>(buckets_.size());
   }
+  // The last bucket reduced (the one with the first parameter) carries the head.
+  current.numel += current.offset;
+  current.offset = 0;
   buckets_.push_back(current);
   for (Bucket& bucket : buckets_) bucket.size = bucket.pending;
   added_.assign(params_.size(), false);
@@ -130,11 +149,37 @@ void GradReducer::average() {
   finalize();
 }
 
+void GradReducer::flag_non_finite(const torch::Tensor& value) {
+  torch::NoGradGuard no_grad;
+  flag_.add_(torch::where(torch::isfinite(value.detach()).all(), 0.0,
+                          std::numeric_limits<double>::quiet_NaN()));
+}
+
+torch::Tensor GradReducer::non_finite() const {
+  return torch::logical_not(torch::isfinite(flat_).all()).to(torch::kFloat32);
+}
+
 void GradReducer::reduce_bucket(Bucket& bucket) {
   if (comm_.world_size() > 1) {
+    torch::NoGradGuard no_grad;
+    const bool head = bucket.offset == 0;
+    int64_t at = 1;
+    if (head) {
+      for (const torch::Tensor& t : passengers_) {
+        flat_.narrow(0, at, t.numel()).copy_(t.reshape({-1}));
+        at += t.numel();
+      }
+    }
     torch::Tensor slice = flat_.narrow(0, bucket.offset, bucket.numel);
     comm_.all_reduce(slice, ReduceOp::kSum);
     slice.div_(static_cast<double>(comm_.world_size()));
+    if (head) {
+      at = 1;
+      for (torch::Tensor& t : passengers_) {
+        t.copy_(flat_.narrow(0, at, t.numel()).view(t.sizes()));
+        at += t.numel();
+      }
+    }
   }
   bucket.reduced = true;
 }

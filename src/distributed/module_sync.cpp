@@ -19,27 +19,14 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 }  // namespace
 
-int average_bn_running_stats(torch::nn::Module& module, Communicator& comm) {
-  torch::NoGradGuard no_grad;
+std::vector<torch::Tensor> bn_running_stats(torch::nn::Module& module) {
   std::vector<torch::Tensor> stats;
   for (const auto& item : module.named_buffers(/*recurse=*/true)) {
     const bool is_stat =
         ends_with(item.key(), "running_mean") || ends_with(item.key(), "running_var");
     if (is_stat && item.value().is_floating_point()) stats.push_back(item.value());
   }
-  if (stats.empty() || comm.world_size() == 1) return static_cast<int>(stats.size());
-  std::vector<torch::Tensor> flat_parts;
-  for (const auto& s : stats) flat_parts.push_back(s.reshape({-1}).to(torch::kFloat64));
-  // One all-reduce in float64 so every rank rounds the mean identically.
-  torch::Tensor flat = torch::cat(flat_parts);
-  comm.all_reduce(flat, ReduceOp::kSum);
-  flat.div_(static_cast<double>(comm.world_size()));
-  int64_t offset = 0;
-  for (auto& s : stats) {
-    s.copy_(flat.narrow(0, offset, s.numel()).view(s.sizes()));
-    offset += s.numel();
-  }
-  return static_cast<int>(stats.size());
+  return stats;
 }
 
 void broadcast_module(torch::nn::Module& module, Communicator& comm, int root) {

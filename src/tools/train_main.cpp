@@ -71,6 +71,9 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--sample-every", c.sample_every, "steps between sample grids");
   app.add_option("--ckpt-every", c.ckpt_every, "steps between checkpoints");
   app.add_option("--keep", c.keep, "checkpoints kept");
+  app.add_option("--optimizer", c.optimizer,
+                 "Adam: fused (at::_fused_adam_, one kernel per net) | torch (libtorch's loop)")
+      ->check(CLI::IsMember({"fused", "torch"}));
   app.add_option("--device", c.device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--threads", c.threads, "CPU threads per rank; 0 = available cores / local ranks");
@@ -83,6 +86,10 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--on-nan", c.on_nan,
                  "non-finite loss or gradient: fail | skip (the update, on every rank)")
       ->check(CLI::IsMember({"fail", "skip"}));
+  app.add_option("--sync-every", c.sync_every,
+                 "steps between host reads of the non-finite and stop flags (also at log, sample "
+                 "and checkpoint steps); 0 = 1 on CPU, " +
+                     std::to_string(dcgan::train::kSyncEveryCuda) + " on CUDA");
   app.add_option("--comm-timeout", c.comm_timeout,
                  "seconds a collective may wait before the job aborts");
   app.add_flag("--cache-data", c.cache_data, "load the whole data set into memory");

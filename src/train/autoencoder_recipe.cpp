@@ -8,6 +8,7 @@
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/image_grid.h"
+#include "dcgan/train/optimizer.h"
 #include "dcgan/train/run_files.h"
 #include "dcgan/train/update_guard.h"
 #include "recipes.h"
@@ -18,16 +19,16 @@ namespace {
 constexpr int64_t kReconstructed = 32;  // images of the recon grid, each over its reconstruction
 constexpr int64_t kGridWidth = 8;
 
-std::vector<torch::Tensor> parameters_of(torch::nn::Module& a, torch::nn::Module& b) {
-  std::vector<torch::Tensor> params = a.parameters();
-  for (const torch::Tensor& p : b.parameters()) params.push_back(p);
-  return params;
+std::vector<torch::Tensor> concat(std::vector<torch::Tensor> a,
+                                  const std::vector<torch::Tensor>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 class AutoencoderRecipe final : public Recipe {
  public:
   AutoencoderRecipe(const RecipeContext& context, bool variational)
-      : variational_(variational), guard_(context.comm, step_options(context.config)) {
+      : variational_(variational), guard_(step_options(context.config)) {
     const TrainConfig& config = context.config;
     const models::DcganOptions options = recipe_model_options(context);
     torch::manual_seed(static_cast<uint64_t>(config.seed));  // init on the CPU, as the GAN's
@@ -40,11 +41,14 @@ class AutoencoderRecipe final : public Recipe {
     }
     encoder_->to(context.device);
     decoder_->to(context.device);
-    const std::vector<torch::Tensor> params = parameters_of(*encoder_, *decoder_);
-    optimizer_ = std::make_unique<torch::optim::Adam>(
-        params, torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
+    const std::vector<torch::Tensor> params =
+        concat(encoder_->parameters(), decoder_->parameters());
+    optimizer_ = make_adam(config.optimizer, params, adam_options(config));
+    // The per-rank BN statistics of both nets, final after the forward, ride on the gradients'
+    // all-reduce.
     reducer_ = std::make_unique<distributed::GradReducer>(
-        params, context.comm, static_cast<size_t>(config.bucket_mb * 1024 * 1024));
+        params, context.comm, static_cast<size_t>(config.bucket_mb * 1024 * 1024),
+        concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
     beta_ = config.beta;
     nz_ = config.nz;
     int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
@@ -95,20 +99,21 @@ class AutoencoderRecipe final : public Recipe {
       loss = torch::nn::functional::mse_loss(recon, real);
     }
     guard_.check_loss("loss", loss, step);
+    reducer_->flag_non_finite(loss);
     loss.backward();
     reducer_->average();
     const char* phase = variational_ ? "VAE" : "AE";
-    if (guard_.allow_update(phase, "loss", loss.detach(), *reducer_,
-                            {{"encoder.", encoder_.get()}, {"decoder.", decoder_.get()}}, step)) {
-      optimizer_->step();
-    } else {
-      result.skipped_d = result.skipped_g = true;
-    }
+    result.skipped = guard_
+                         .update(phase, "loss", loss.detach(), *reducer_, *optimizer_,
+                                 {{"encoder.", encoder_.get()}, {"decoder.", decoder_.get()}}, step)
+                         .reshape({1});
     const torch::Tensor rec_mse = (recon.detach() - real).pow(2).mean();
     result.stats = variational_ ? torch::stack({loss.detach(), rec_mse, kl.detach().mean()})
                                 : rec_mse.reshape({1});
     return result;
   }
+
+  void report(int64_t step) override { guard_.report(step); }
 
   std::vector<SampleGrid> samples(int64_t step) override {
     torch::NoGradGuard no_grad;

@@ -38,6 +38,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("sample-every", c.sample_every);
   visit("ckpt-every", c.ckpt_every);
   visit("keep", c.keep);
+  visit("optimizer", c.optimizer);
   visit("device", c.device);
   visit("threads", c.threads);
   visit("backend", c.backend);
@@ -45,6 +46,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("sync-bn", c.sync_bn);
   visit("check-every", c.check_every);
   visit("on-nan", c.on_nan);
+  visit("sync-every", c.sync_every);
   visit("comm-timeout", c.comm_timeout);
   visit("cache-data", c.cache_data);
   visit("deterministic", c.deterministic);
@@ -180,6 +182,9 @@ void validate_config(const TrainConfig& c) {
   require(c.check_every >= 0, "check-every", "must not be negative");
   require(c.on_nan == "fail" || c.on_nan == "skip", "on-nan",
           str("must be fail or skip, got '", c.on_nan, "'"));
+  require(c.sync_every >= 0, "sync-every", "must not be negative (0 = by device)");
+  require(c.optimizer == "fused" || c.optimizer == "torch", "optimizer",
+          str("must be fused or torch, got '", c.optimizer, "'"));
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");
   require(c.lock_wait >= 0, "lock-wait", str("must not be negative, got ", c.lock_wait));
   require(!(c.overwrite && !c.resume.empty()), "overwrite",

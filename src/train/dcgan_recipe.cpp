@@ -6,6 +6,7 @@
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/gan_step.h"
+#include "dcgan/train/optimizer.h"
 #include "dcgan/train/run_files.h"
 #include "recipes.h"
 
@@ -27,20 +28,19 @@ class DcganRecipe final : public Recipe {
     fixed_noise_ = torch::randn({kFixedNoiseCount, config.nz, 1, 1}).to(context.device);
     generator_->to(context.device);
     discriminator_->to(context.device);
-    auto adam = [&](torch::nn::Module& net) {
-      return std::make_unique<torch::optim::Adam>(
-          net.parameters(),
-          torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2}));
-    };
-    opt_g_ = adam(*generator_);
-    opt_d_ = adam(*discriminator_);
+    opt_g_ = make_adam(config.optimizer, generator_->parameters(), adam_options(config));
+    opt_d_ = make_adam(config.optimizer, discriminator_->parameters(), adam_options(config));
     const auto bucket_bytes = static_cast<size_t>(config.bucket_mb * 1024 * 1024);
+    // G's all-reduce, the step's last collective, carries both nets' per-rank BN statistics:
+    // by then they are final and no graph that saved them is left to run backward through.
+    std::vector<torch::Tensor> passengers = bn_passengers(context, *generator_);
+    for (const torch::Tensor& t : bn_passengers(context, *discriminator_)) passengers.push_back(t);
     reducer_g_ = std::make_unique<distributed::GradReducer>(generator_->parameters(), context.comm,
-                                                            bucket_bytes);
+                                                            bucket_bytes, std::move(passengers));
     reducer_d_ = std::make_unique<distributed::GradReducer>(discriminator_->parameters(),
                                                             context.comm, bucket_bytes);
     step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
-                                      *reducer_d_, context.comm, step_options(config));
+                                      *reducer_d_, step_options(config));
     nz_ = config.nz;
   }
 
@@ -66,6 +66,7 @@ class DcganRecipe final : public Recipe {
   StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) override {
     return step_->run(real, noise, step);
   }
+  void report(int64_t step) override { step_->report(step); }
   std::vector<SampleGrid> samples(int64_t step) override {
     torch::NoGradGuard no_grad;
     generator_->eval();

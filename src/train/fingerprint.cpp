@@ -5,6 +5,7 @@
 
 #include "dcgan/common/hash.h"
 #include "dcgan/distributed/module_sync.h"
+#include "dcgan/train/optimizer.h"
 
 namespace dcgan::train {
 namespace {
@@ -26,6 +27,7 @@ std::string module_fingerprint(torch::nn::Module& module) {
 
 std::string optimizer_fingerprint(torch::optim::Adam& optimizer) {
   uint64_t hash = kHashOffsetBasis;
+  sync_host_state(optimizer);
   auto& state = optimizer.state();
   for (const auto& group : optimizer.param_groups()) {
     for (const auto& p : group.params()) {

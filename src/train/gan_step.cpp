@@ -1,5 +1,6 @@
 // The DCGAN step, phase by phase as in the PyTorch tutorial; the only additions are the gradient
-// averages across ranks (phases 5 and 9), D frozen during G's backward, and the NaN/Inf guard.
+// averages across ranks (phases 5 and 9), D frozen during G's backward, and the NaN/Inf guard,
+// which decides on the device (no host read in the step).
 #include "dcgan/train/gan_step.h"
 
 #include <limits>
@@ -43,7 +44,7 @@ torch::Tensor bce(const torch::Tensor& output, const torch::Tensor& target) {
 GanStep::GanStep(models::Generator generator, models::Discriminator discriminator,
                  torch::optim::Adam& opt_g, torch::optim::Adam& opt_d,
                  distributed::GradReducer& reducer_g, distributed::GradReducer& reducer_d,
-                 distributed::Communicator& comm, StepOptions options)
+                 StepOptions options)
     : g_(std::move(generator)),
       d_(std::move(discriminator)),
       opt_g_(opt_g),
@@ -51,7 +52,7 @@ GanStep::GanStep(models::Generator generator, models::Discriminator discriminato
       reducer_g_(reducer_g),
       reducer_d_(reducer_d),
       options_(options),
-      guard_(comm, options) {}
+      guard_(options) {}
 
 StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64_t step) {
   const int64_t batch = real.size(0);
@@ -66,6 +67,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   torch::Tensor out_real = d_->forward(real);
   torch::Tensor err_d_real = bce(out_real, label);
   guard_.check_loss("loss_d_real", err_d_real, step);
+  reducer_d_.flag_non_finite(err_d_real);
   err_d_real.backward();
 
   // 3. Fake images from this rank's rows of the global latent draw.
@@ -76,18 +78,16 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   torch::Tensor out_fake = d_->forward(fake.detach());
   torch::Tensor err_d_fake = bce(out_fake, label);
   guard_.check_loss("loss_d_fake", err_d_fake, step);
+  reducer_d_.flag_non_finite(err_d_fake);
   err_d_fake.backward();
   torch::Tensor err_d = err_d_real.detach() + err_d_fake.detach();
 
   // 5. Average D's gradients across ranks.
   reducer_d_.average();
 
-  // 6. D update (unless a non-finite loss/gradient made every rank skip it).
-  if (guard_.allow_update("D", "loss_d", err_d, reducer_d_, {{"", d_.get()}}, step)) {
-    opt_d_.step();
-  } else {
-    result.skipped_d = true;
-  }
+  // 6. D update, skipped on the device on every rank after a non-finite loss or gradient.
+  const torch::Tensor skipped_d =
+      guard_.update("D", "loss_d", err_d, reducer_d_, opt_d_, {{"", d_.get()}}, step);
 
   // 7. G.zero_grad.
   reducer_g_.zero_grad();
@@ -101,18 +101,17 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
     out_g = d_->forward(fake);
     err_g = bce(out_g, label);
     guard_.check_loss("loss_g", err_g, step);
+    reducer_g_.flag_non_finite(err_g);
     err_g.backward();
   }
 
-  // 9. Average G's gradients across ranks.
+  // 9. Average G's gradients across ranks (both nets' BN statistics ride along).
   reducer_g_.average();
 
   // 10. G update.
-  if (guard_.allow_update("G", "loss_g", err_g.detach(), reducer_g_, {{"", g_.get()}}, step)) {
-    opt_g_.step();
-  } else {
-    result.skipped_g = true;
-  }
+  const torch::Tensor skipped_g =
+      guard_.update("G", "loss_g", err_g.detach(), reducer_g_, opt_g_, {{"", g_.get()}}, step);
+  result.skipped = torch::stack({skipped_d, skipped_g});
 
   result.stats = torch::stack({err_d, err_g.detach(), out_real.detach().mean(),
                                out_fake.detach().mean(), out_g.detach().mean()});

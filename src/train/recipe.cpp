@@ -3,6 +3,7 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
+#include "dcgan/distributed/module_sync.h"
 #include "dcgan/distributed/sync_batch_norm.h"
 #include "dcgan/train/checkpoint.h"
 #include "recipes.h"
@@ -19,6 +20,15 @@ models::DcganOptions recipe_model_options(const RecipeContext& context) {
   }
   models::validate_options(options);
   return options;
+}
+
+torch::optim::AdamOptions adam_options(const TrainConfig& config) {
+  return torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2});
+}
+
+std::vector<torch::Tensor> bn_passengers(const RecipeContext& context, torch::nn::Module& module) {
+  if (context.comm.world_size() == 1 || context.config.sync_bn) return {};
+  return distributed::bn_running_stats(module);
 }
 
 StepOptions step_options(const TrainConfig& config) {

@@ -16,6 +16,13 @@ inline constexpr int64_t kFixedNoiseCount = 64;
 // over the context's communicator under --sync-bn; validated.
 models::DcganOptions recipe_model_options(const RecipeContext& context);
 
+// Adam's options of the run: --lr, --beta1, --beta2 (the per-model defaults resolved).
+torch::optim::AdamOptions adam_options(const TrainConfig& config);
+
+// The per-rank BN running statistics of `module` that a gradient reducer averages across ranks
+// (GradReducer passengers): none on one rank or under --sync-bn, whose statistics are global.
+std::vector<torch::Tensor> bn_passengers(const RecipeContext& context, torch::nn::Module& module);
+
 // The step options the config implies (--real-label, --on-nan, --check-nan, --beta).
 StepOptions step_options(const TrainConfig& config);
 

@@ -42,6 +42,9 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
         config_.data, " has ", dataset_.image_count(), " images, fewer than one global batch of ",
         config_.batch_size * shape_.world_size, " HINT: lower --batch-size or use fewer ranks"));
   }
+  sync_every_ = config_.sync_every > 0 ? config_.sync_every
+                : device_.is_cuda()    ? kSyncEveryCuda
+                                       : 1;
   total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * batches_per_epoch_;
   epochs_shown_ = (total_steps_ + batches_per_epoch_ - 1) / batches_per_epoch_;
   reference_ = reference_images();
@@ -215,15 +218,17 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
                          recipe_->console_stats(values), images_per_s));
 }
 
+bool Trainer::sync_point(int64_t step) const {
+  return every(step, sync_every_) || every(step, config_.log_every) ||
+         every(step, config_.sample_every) || every(step, config_.ckpt_every) ||
+         step == total_steps_;
+}
+
 void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t epoch,
                               MetricsLog* metrics) {
-  // Per-rank BN statistics (no sync-BN) are averaged after every step: one small all-reduce
-  // per net keeps replicas bit-identical, like DDP's default buffer broadcast, so a checkpoint
-  // or a sample at any step sees the same model on every rank and resume is exact.
-  if (shape_.world_size > 1 && !config_.sync_bn) {
-    for (const NamedModule& m : recipe_->modules())
-      distributed::average_bn_running_stats(*m.module, comm_);
-  }
+  // Per-rank BN statistics (no sync-BN) were averaged on the step's gradient all-reduce, so the
+  // replicas are bit-identical after every step, like DDP's default buffer broadcast: a
+  // checkpoint or a sample at any step sees the same model on every rank and resume is exact.
   const int64_t step = cursor_.step;
   if (every(step, config_.log_every)) log_metrics(result, batch, epoch, metrics);
   if (every(step, config_.check_every)) check_consistency();
@@ -257,9 +262,14 @@ int Trainer::run() {
     cursor_.step += 1;
     cursor_.epoch = host.after.epoch;
     cursor_.batch = host.after.batch;
+    // The host reads of the device-side flags come at sync points, the same steps on every rank:
+    // a non-finite update fails here (before any checkpoint of this step), and the stop signal
+    // is agreed on here.
+    const bool sync = sync_point(cursor_.step);
+    if (sync) recipe_->report(cursor_.step);
     after_each_step(result, host.batch, host.epoch, metrics.get());
     if (after_step_) after_step_(cursor_.step);
-    if (stop_agreed()) {
+    if (sync && stop_agreed()) {
       log::warn(str("stop signal: every rank stops after step ", cursor_.step, "; saving"));
       if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
       comm_.barrier();  // no rank exits before rank 0's checkpoint is complete

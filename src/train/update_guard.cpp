@@ -6,15 +6,9 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
+#include "dcgan/train/optimizer.h"
 
 namespace dcgan::train {
-
-bool UpdateGuard::all_ranks_finite(bool finite_here) {
-  if (comm_.world_size() == 1) return finite_here;
-  torch::Tensor flag = torch::tensor({finite_here ? 0 : 1}, torch::kInt32);
-  comm_.all_reduce(flag, distributed::ReduceOp::kMax);
-  return flag.item<int32_t>() == 0;
-}
 
 void UpdateGuard::check_loss(const char* name, const torch::Tensor& value, int64_t step) const {
   if (!options_.check_each_phase) return;
@@ -24,40 +18,96 @@ void UpdateGuard::check_loss(const char* name, const torch::Tensor& value, int64
   }
 }
 
-bool UpdateGuard::allow_update(const char* phase, const char* loss_name, const torch::Tensor& loss,
-                               distributed::GradReducer& reducer, const PrefixedModules& modules,
-                               int64_t step) {
-  // One device->host sync per phase: the loss and every averaged gradient element at once.
-  const bool finite_here =
-      (torch::isfinite(loss).all() & torch::isfinite(reducer.flat()).all()).item<bool>();
-  if (all_ranks_finite(finite_here)) return true;
-  if (!options_.skip_non_finite) fail(phase, loss_name, loss, modules, step);
-  log::warn(str("step ", step, ": non-finite loss or gradient in ", phase,
-                "; update skipped on every rank (--on-nan skip)"));
-  return false;
+UpdateGuard::Phase& UpdateGuard::phase(const char* name, const char* loss_name,
+                                       const torch::Tensor& like) {
+  for (Phase& p : phases_) {
+    if (p.name == name) return p;
+  }
+  Phase p;
+  p.name = name;
+  p.loss_name = loss_name;
+  const auto counter = torch::TensorOptions().dtype(torch::kInt64).device(like.device());
+  p.first_bad = torch::zeros({}, counter);
+  p.skipped = torch::zeros({}, counter);
+  phases_.push_back(std::move(p));
+  return phases_.back();
 }
 
-void UpdateGuard::fail(const char* phase, const char* loss_name, const torch::Tensor& loss,
-                       const PrefixedModules& modules, int64_t step) {
-  std::string tensor = "a gradient on another rank";
-  if (!torch::isfinite(loss).all().item<bool>()) {
-    tensor = str(loss_name, " = ", loss.item<double>());
-  } else {
-    bool found = false;
-    for (const auto& [prefix, module] : modules) {
-      for (const auto& item : module->named_parameters()) {
-        const torch::Tensor& grad = item.value().grad();
-        if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
-          tensor = str(phase, " gradient of ", prefix, item.key());
-          found = true;
-          break;
+torch::Tensor UpdateGuard::update(const char* phase_name, const char* loss_name,
+                                  const torch::Tensor& loss, distributed::GradReducer& reducer,
+                                  torch::optim::Adam& optimizer, const PrefixedModules& modules,
+                                  int64_t step) {
+  Phase& p = phase(phase_name, loss_name, loss);
+  p.modules = modules;
+  p.loss = loss.detach();
+  const torch::Tensor found = reducer.non_finite();
+  if (options_.check_each_phase && found.item<float>() != 0) fail(p, step, step);
+  step_unless(optimizer, found);
+  const torch::Tensor bad = found.to(torch::kInt64);
+  p.first_bad = torch::where((p.first_bad == 0) & (bad != 0), step, p.first_bad);
+  p.skipped.add_(bad);
+  return found;
+}
+
+void UpdateGuard::report(int64_t step) {
+  if (phases_.empty()) return;
+  std::vector<torch::Tensor> counters;
+  for (const Phase& p : phases_) {
+    counters.push_back(p.first_bad);
+    counters.push_back(p.skipped);
+  }
+  const torch::Tensor host = torch::stack(counters).to(torch::kCPU);  // the one host read
+  const auto values = host.accessor<int64_t, 1>();
+  auto first_bad = [&](size_t i) { return values[static_cast<int64_t>(2 * i)]; };
+  auto skipped = [&](size_t i) { return values[static_cast<int64_t>(2 * i + 1)]; };
+  if (!options_.skip_non_finite) {  // fail on the earliest non-finite step of any phase
+    const Phase* earliest = nullptr;
+    int64_t earliest_step = 0;
+    for (size_t i = 0; i < phases_.size(); ++i) {
+      if (skipped(i) == 0 || (earliest != nullptr && first_bad(i) >= earliest_step)) continue;
+      earliest = &phases_[i];
+      earliest_step = first_bad(i);
+    }
+    if (earliest != nullptr) fail(*earliest, earliest_step, step);
+    return;
+  }
+  for (size_t i = 0; i < phases_.size(); ++i) {
+    if (skipped(i) == 0) continue;
+    Phase& p = phases_[i];
+    log::warn(str("step ", step, ": ", skipped(i), " update", skipped(i) == 1 ? "" : "s", " of ",
+                  p.name, " skipped on every rank since the last check (first at step ",
+                  first_bad(i), "): non-finite loss or gradient (--on-nan skip)"));
+    p.first_bad.zero_();
+    p.skipped.zero_();
+  }
+}
+
+void UpdateGuard::fail(const Phase& p, int64_t bad_step, int64_t step) const {
+  // The culprit can be named only while the bad step's loss and gradients are still at hand.
+  std::string tensor = str("loss or gradient in ", p.name);
+  if (bad_step == step) {
+    tensor = str("gradient of ", p.name, " on another rank");
+    if (!torch::isfinite(p.loss).all().item<bool>()) {
+      tensor = str(p.loss_name, " = ", p.loss.item<double>());
+    } else {
+      bool found = false;
+      for (const auto& [prefix, module] : p.modules) {
+        for (const auto& item : module->named_parameters()) {
+          const torch::Tensor& grad = item.value().grad();
+          if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+            tensor = str(p.name, " gradient of ", prefix, item.key());
+            found = true;
+            break;
+          }
         }
+        if (found) break;
       }
-      if (found) break;
     }
   }
-  throw Error(str("non-finite ", tensor, " at step ", step,
-                  " HINT: lower --lr, check the data, or pass --on-nan skip to skip such updates"));
+  throw Error(str("non-finite ", tensor, " at step ", bad_step,
+                  bad_step == step ? "" : str(" (seen at the check after step ", step, ")"),
+                  "; the update was not applied HINT: lower --lr, check the data, or pass "
+                  "--on-nan skip to skip such updates"));
 }
 
 }  // namespace dcgan::train

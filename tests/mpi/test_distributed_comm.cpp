@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -181,18 +182,27 @@ TEST(ModuleSync, CheckNamesTheFirstDifferingParameterOnEveryRank) {
   }
 }
 
-TEST(ModuleSync, AverageBnRunningStatsGivesTheMeanOfTheRanks) {
+// The BN statistics ride on the gradients' all-reduce as GradReducer passengers and come back as
+// the mean of the ranks; num_batches_tracked is not a statistic. A NaN loss flagged on one rank
+// makes non_finite() 1 on every rank.
+TEST(ModuleSync, BnStatisticsRideOnTheGradientAllReduce) {
   Communicator& comm = *world();
   auto net = small_net();
   auto buffers = net->named_buffers();
   buffers["1.running_mean"].fill_(static_cast<float>(comm.rank()));
   buffers["1.running_var"].fill_(static_cast<float>(2 * comm.rank() + 1));
   buffers["1.num_batches_tracked"].fill_(comm.rank());
-  EXPECT_EQ(average_bn_running_stats(*net, comm), 2);
+  const std::vector<torch::Tensor> stats = bn_running_stats(*net);
+  EXPECT_EQ(stats.size(), 2u);
+  GradReducer reducer(net->parameters(), comm, 1 << 20, stats);
+  if (comm.rank() == comm.world_size() - 1)
+    reducer.flag_non_finite(torch::tensor(std::numeric_limits<float>::quiet_NaN()));
+  reducer.average();
   const float w = static_cast<float>(comm.world_size());
   EXPECT_TRUE(buffers["1.running_mean"].equal(torch::full({4}, (w - 1) / 2)));
   EXPECT_TRUE(buffers["1.running_var"].equal(torch::full({4}, w)));  // mean of 1, 3, .. 2W-1
   EXPECT_EQ(buffers["1.num_batches_tracked"].item<int64_t>(), comm.rank());  // not a statistic
+  EXPECT_EQ(reducer.non_finite().item<float>(), 1.0f);
 }
 
 // The last rank fails while its peers block in an all-reduce that it never joins: it throws

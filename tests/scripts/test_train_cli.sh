@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dcgan-train at the command line (one rank, CPU): --help, exit codes of bad usage and data, a
-# short run's files, --resume continuing bit-identically, --config from a run's config.toml, and a
-# resume with other shapes refused.
+# short run's files, --resume continuing bit-identically, --config from a run's config.toml, a
+# resume with other shapes refused, libtorch's Adam against the fused default, and a diverging run
+# (--lr 1e30) failing or skipping at the deferred host read.
 set -euo pipefail
 BIN="${DCGAN_BIN_DIR:?set by ctest}"
 PY="${DCGAN_PYTHON:-python3}"
@@ -12,7 +13,7 @@ train="$BIN/dcgan-train"
 "$train" --help >"$tmp/help"
 for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
            --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
-           --backend --bucket-mb --sync-bn --check-every --on-nan --comm-timeout --cache-data \
+           --backend --bucket-mb --sync-bn --check-every --on-nan --sync-every --optimizer --comm-timeout --cache-data \
            --deterministic --detect-anomaly --check-nan --verbose --config; do
   grep -qE -- "^ +$opt( |=|$)" "$tmp/help" || fail "--help does not document $opt"
 done
@@ -87,4 +88,35 @@ PYEOF
 # Resuming with other shapes is refused (exit 2), naming the mismatch.
 expect 2 "ngf is 8 in the checkpoint but 16 now" -- "$train" --data "$tmp/data" --nz 16 --ngf 16 --ndf 8 \
   --batch-size 8 --device cpu --out "$tmp/straight" --steps 10 --resume
+
+# --optimizer torch (libtorch's loop) follows the fused default within float noise, and resumes
+# the fused run's checkpoint.
+"$train" "${common[@]}" --optimizer torch --out "$tmp/torchadam" --steps 8 >/dev/null 2>&1 || fail "--optimizer torch run"
+"$PY" - "$tmp/straight/metrics.jsonl" "$tmp/torchadam/metrics.jsonl" <<'PYEOF' || fail "--optimizer torch differs from fused"
+import json, sys
+fused, torch_adam = ([json.loads(line) for line in open(path)] for path in sys.argv[1:])
+assert [r["step"] for r in torch_adam] == [2, 4, 6, 8], torch_adam
+for a, b in zip(fused, torch_adam):
+    for k in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"):
+        assert abs(a[k] - b[k]) <= 1e-4 * abs(a[k]), (k, a, b)
+PYEOF
+grep -q "^optimizer = 'torch'$" "$tmp/torchadam/config.toml" || fail "config.toml lacks optimizer = torch"
+"$train" "${common[@]}" --optimizer torch --out "$tmp/resumed" --steps 10 --resume >/dev/null 2>&1 \
+  || fail "--optimizer torch did not resume a fused checkpoint"
+
+# A diverging run: D's first update at lr 1e30 makes G's loss NaN at step 1. The update is never
+# applied, and the run fails at the next host read (every 4 steps here) naming the first bad step;
+# with --sync-every 1 it names the loss. No checkpoint of a diverged model is written.
+nan=(--data "$tmp/data" --nz 16 --ngf 8 --ndf 8 --batch-size 8 --device cpu --threads 1 --lr 1e30 --steps 12)
+expect 1 "error: non-finite loss or gradient in G at step 1 \(seen at the check after step 4\); the update was not applied" \
+  -- "$train" "${nan[@]}" --sync-every 4 --out "$tmp/nan4"
+[ -z "$(ls "$tmp/nan4/checkpoints")" ] || fail "a diverged run wrote a checkpoint"
+expect 1 "error: non-finite loss_g = nan at step 1; the update was not applied" -- "$train" "${nan[@]}" --sync-every 1 --out "$tmp/nan1"
+# --on-nan skip: every update skipped on the device and counted at each read; the run completes.
+"$train" "${nan[@]}" --sync-every 4 --on-nan skip --out "$tmp/nanskip" >"$tmp/nanskip.out" 2>&1 || { cat "$tmp/nanskip.out"; fail "--on-nan skip run"; }
+grep -q "step 4: 4 updates of G skipped on every rank since the last check (first at step 1)" "$tmp/nanskip.out" \
+  || { cat "$tmp/nanskip.out"; fail "no skip report at step 4"; }
+grep -q "step 12: 4 updates of G skipped on every rank since the last check (first at step 9)" "$tmp/nanskip.out" \
+  || fail "no skip report at step 12"
+expect 2 "--sync-every must not be negative" -- "$train" "${common[@]}" --out "$tmp/x" --sync-every -1
 echo "test_train_cli: ok"

@@ -1,8 +1,10 @@
-// Keeping replicas identical: broadcast at start, BN running-stat averaging before checkpoints and
-// samples, and the cross-rank consistency guard. Works on any torch::nn::Module.
+// Keeping replicas identical: broadcast at start, the BN running statistics that the gradient
+// all-reduce averages (GradReducer passengers), and the cross-rank consistency guard. Works on any
+// torch::nn::Module.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -11,10 +13,10 @@
 
 namespace dcgan::distributed {
 
-// Averages every floating-point buffer whose name ends in running_mean or running_var across
-// ranks (one all-reduce), so every rank holds the same model before a checkpoint or a sample
-// (with per-rank BN statistics they drift apart otherwise). Returns the number of buffers averaged.
-int average_bn_running_stats(torch::nn::Module& module, Communicator& comm);
+// Every floating-point buffer whose name ends in running_mean or running_var, in registration
+// order. With per-rank BN statistics the replicas drift apart unless these are averaged each step
+// (see GradReducer's passengers).
+std::vector<torch::Tensor> bn_running_stats(torch::nn::Module& module);
 
 // Broadcasts every parameter and buffer of `module` (recursively, in registration order) from
 // `root`, in place. Every rank must pass a module of the same structure.
@@ -22,8 +24,8 @@ void broadcast_module(torch::nn::Module& module, Communicator& comm, int root);
 
 // Compares a 64-bit checksum of the bytes of each parameter across ranks (bit-identity, not a
 // tolerance) and throws Error naming `module_name`, the first differing parameter and the ranks
-// when they differ. Buffers are not compared: per-rank BN statistics differ by design until
-// average_bn_running_stats. Collective: every rank must call it.
+// when they differ. Buffers are not compared: per-rank BN statistics are averaged on the gradient
+// all-reduce. Collective: every rank must call it.
 void check_replicas_consistent(torch::nn::Module& module, const std::string& module_name,
                                Communicator& comm);
 

@@ -44,7 +44,8 @@ struct TrainConfig {
   int64_t log_every = 50;
   int64_t sample_every = 500;
   int64_t ckpt_every = 500;
-  int64_t keep = 3;  // checkpoints kept
+  int64_t keep = 3;                 // checkpoints kept
+  std::string optimizer = "fused";  // fused (at::_fused_adam_) | torch (torch::optim::Adam)
   // Placement.
   std::string device = "auto";  // auto | cpu | cuda
   int64_t threads = 0;          // CPU threads; 0 = cores available / local ranks
@@ -54,7 +55,11 @@ struct TrainConfig {
   bool sync_bn = false;
   int64_t check_every = 100;    // cross-rank consistency check period (0 = only at checkpoints)
   std::string on_nan = "fail";  // fail | skip
-  int64_t comm_timeout = 600;   // seconds
+  // Steps between host reads of the step's device-side flags (non-finite updates, the stop
+  // agreement), besides the log, sample and checkpoint steps. 0 = by device: 1 on CPU, where a
+  // read is cheap, kSyncEveryCuda on CUDA.
+  int64_t sync_every = 0;
+  int64_t comm_timeout = 600;  // seconds
   bool cache_data = false;
   // Debugging.
   bool deterministic = false;
@@ -62,6 +67,9 @@ struct TrainConfig {
   bool check_nan = false;  // check every loss and gradient each phase, naming the tensor
   bool verbose = false;
 };
+
+// --sync-every 0 on CUDA.
+inline constexpr int64_t kSyncEveryCuda = 20;
 
 // Values derived at start, not options: written to config.toml's [run] table.
 struct RunShape {

@@ -7,7 +7,6 @@
 
 #include <torch/torch.h>
 
-#include "dcgan/distributed/communicator.h"
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/recipe.h"
@@ -23,12 +22,14 @@ class GanStep {
   // The reducers own the .grad buffers of G's and D's parameters (see GradReducer).
   GanStep(models::Generator generator, models::Discriminator discriminator,
           torch::optim::Adam& opt_g, torch::optim::Adam& opt_d, distributed::GradReducer& reducer_g,
-          distributed::GradReducer& reducer_d, distributed::Communicator& comm,
-          StepOptions options);
+          distributed::GradReducer& reducer_d, StepOptions options);
 
   // One step on this rank's `real` batch (float [-1, 1] NCHW on the training device) and latent
   // rows `z` [B, nz, 1, 1]. `step` (1-based) only names the step in errors.
   StepResult run(const torch::Tensor& real, const torch::Tensor& z, int64_t step);
+
+  // The guard's host read after `step` (see UpdateGuard::report).
+  void report(int64_t step) { guard_.report(step); }
 
  private:
   models::Generator g_;

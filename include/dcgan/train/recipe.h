@@ -38,9 +38,10 @@ struct NamedTensor {
 
 // What one step returns.
 struct StepResult {
-  torch::Tensor stats;     // [stat_names().size()] float, on the training device (no host sync)
-  bool skipped_d = false;  // an update skipped on every rank (non-finite, --on-nan skip): D's
-  bool skipped_g = false;  // (or the AE/VAE's single update) and G's
+  torch::Tensor stats;  // [stat_names().size()] float, on the training device (no host sync)
+  // [updates] float32 on the training device, in the step's order (DCGAN: D, G; AE/VAE: the one
+  // update): 1 where the update was skipped on every rank (a non-finite loss or gradient).
+  torch::Tensor skipped;
 };
 
 // One sample grid of the current weights: samples/<file> in the run directory.
@@ -68,6 +69,11 @@ class Recipe {
   // One step on this rank's `real` batch (float [-1, 1] NCHW on the training device) and its
   // noise rows. `step` (1-based) only names the step in errors.
   virtual StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) = 0;
+  // The host read of the steps' device-side non-finite flags, after `step`. The Trainer calls it
+  // every --sync-every steps and at log, sample and checkpoint points (the same steps on every
+  // rank). Throws Error naming the first non-finite step under --on-nan fail; logs the skipped
+  // updates under --on-nan skip.
+  virtual void report(int64_t step) = 0;
   // The grids of the current weights at `step`, rendered in eval mode (the running statistics
   // are used, not updated). Every rank calls it: sync-BN layers are collectives.
   virtual std::vector<SampleGrid> samples(int64_t step) = 0;

@@ -63,6 +63,9 @@ class Trainer {
   void write_samples();
   std::string write_checkpoint();
   bool stop_agreed();
+  // A step after which every rank reads the device-side flags: every sync_every_ steps, the log,
+  // sample and checkpoint steps and the last step.
+  bool sync_point(int64_t step) const;
   void prepare_run_dir();
 
   TrainConfig config_;
@@ -73,6 +76,7 @@ class Trainer {
   RunShape shape_;
   int64_t batches_per_epoch_ = 0;
   int64_t total_steps_ = 0;
+  int64_t sync_every_ = 1;    // --sync-every, resolved by device
   int64_t epochs_shown_ = 0;  // E of the console's [e/E]
   TrainCursor cursor_;
   torch::Tensor reference_;  // float [-1, 1] NCHW on the CPU: samples/real.png, recon grids

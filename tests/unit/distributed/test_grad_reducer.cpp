@@ -124,10 +124,62 @@ TEST(GradReducer, AverageSumsEachBucketOnceAndDividesByTheWorldSize) {
     (params[i] * static_cast<double>(i + 1)).sum().backward();
   const torch::Tensor before = reducer.flat().clone();  // 1,..,1, 2,..,2, 3,..., 4,...
   reducer.average();
-  EXPECT_EQ(comm.reduced_numels, (std::vector<int64_t>{40, 50, 10}));  // buckets, last first
+  // Buckets, last first; the last one also carries the 1-element head (the flag word).
+  EXPECT_EQ(comm.reduced_numels, (std::vector<int64_t>{40, 50, 11}));
   EXPECT_TRUE(reducer.flat().equal(before)) << "sum of 4 identical ranks / 4 must give them back";
   reducer.average();
   EXPECT_EQ(comm.reduced_numels.size(), 6u);
+}
+
+// The passengers (BN statistics) ride on the last bucket's all-reduce: copied in, averaged, and
+// copied back. With 4 identical ranks the average gives each value back; had the copy-in been
+// missed, they would come back as the head's zeros.
+TEST(GradReducer, PassengersRideOnTheLastBucket) {
+  IdenticalRanksCommunicator comm(4);
+  auto params = make_params();
+  torch::Tensor mean = torch::tensor({0.25f, -1.5f, 3.0f});
+  torch::Tensor var = torch::full({2, 2}, 7.0f);
+  GradReducer reducer(params, comm, 200, {mean, var});
+  for (const auto& p : params) p.sum().backward();
+  reducer.average();
+  EXPECT_EQ(comm.reduced_numels, (std::vector<int64_t>{40, 50, 10 + 1 + 3 + 4}));
+  EXPECT_TRUE(mean.equal(torch::tensor({0.25f, -1.5f, 3.0f})));
+  EXPECT_TRUE(var.equal(torch::full({2, 2}, 7.0f)));
+  EXPECT_EQ(reducer.numel(), 100) << "the head is not a gradient";
+  EXPECT_EQ(reducer.non_finite().item<float>(), 0.0f);
+}
+
+// non_finite(): 1 after a flagged non-finite loss or a non-finite gradient, until zero_grad().
+TEST(GradReducer, NonFiniteFlagsLossesAndGradients) {
+  auto comm = make_local_communicator();
+  auto params = make_params();
+  GradReducer reducer(params, *comm, 64);
+  reducer.flag_non_finite(torch::tensor(1.5f));
+  reducer.average();
+  const torch::Tensor finite = reducer.non_finite();
+  EXPECT_EQ(finite.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(finite.dim(), 0);
+  EXPECT_EQ(finite.item<float>(), 0.0f);
+  reducer.zero_grad();
+  reducer.flag_non_finite(torch::tensor(std::numeric_limits<float>::quiet_NaN()));
+  reducer.average();
+  EXPECT_EQ(reducer.non_finite().item<float>(), 1.0f) << "a NaN loss";
+  reducer.zero_grad();
+  EXPECT_EQ(reducer.non_finite().item<float>(), 0.0f) << "zero_grad clears the flag";
+  (params[2] * std::numeric_limits<float>::infinity()).sum().backward();
+  reducer.average();
+  EXPECT_EQ(reducer.non_finite().item<float>(), 1.0f) << "an Inf gradient";
+}
+
+TEST(GradReducer, RefusesAPassengerOfAnotherDtype) {
+  auto comm = make_local_communicator();
+  try {
+    GradReducer reducer(make_params(), *comm, 64, {torch::zeros({2}, torch::kFloat64)});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("passenger 0 is Double on cpu"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(GradReducer, RefusesMixedDtypes) {

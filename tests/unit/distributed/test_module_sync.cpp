@@ -34,7 +34,9 @@ TEST(ModuleSyncLocal, WorldOneLeavesTheModuleAsItIs) {
                             torch::nn::BatchNorm2d(3));
   net->named_buffers()["1.running_mean"].fill_(0.5);
   const torch::Tensor w = net->named_parameters()["0.weight"].clone();
-  EXPECT_EQ(average_bn_running_stats(*net, *comm), 4);  // mean and var of two BN layers
+  const std::vector<torch::Tensor> stats = bn_running_stats(*net);
+  ASSERT_EQ(stats.size(), 4u);  // mean and var of two BN layers, not num_batches_tracked
+  EXPECT_TRUE(stats[0].equal(torch::full({3}, 0.5)));  // 1.running_mean, the buffer itself
   broadcast_module(*net, *comm, 0);
   EXPECT_TRUE(net->named_buffers()["1.running_mean"].equal(torch::full({3}, 0.5)));
   EXPECT_TRUE(net->named_parameters()["0.weight"].equal(w));

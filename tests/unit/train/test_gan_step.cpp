@@ -139,29 +139,81 @@ TEST(GanStep, DiscriminatorLossFallsOnSeparableData) {
   EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
 }
 
-// A NaN in the real batch makes D's loss non-finite: the default fails naming the step and the
-// loss; --on-nan skip leaves D's parameters as they were.
-TEST(GanStep, NonFiniteLossFailsOrSkips) {
-  TinyGan gan(/*seed=*/4);
+// A NaN in the real batch makes D's loss non-finite. The step itself makes no host read: D's
+// update is skipped on the device in either mode, and G's (whose loss is finite) is applied. The
+// default then fails at the guard's host read, naming the loss and the step; --on-nan skip logs.
+TEST(GanStep, NonFiniteLossIsNeverAppliedThenFailsOrSkips) {
   torch::Tensor real = torch::zeros({8, 3, 32, 32});
   real[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
   const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  for (const bool skip : {false, true}) {
+    train::StepOptions options;
+    options.skip_non_finite = skip;
+    TinyGan gan(/*seed=*/4, 2e-4, 8, options);
+    const torch::Tensor d0 = gan.d->parameters()[0].clone();
+    const torch::Tensor g0 = gan.g->parameters()[0].clone();
+    const train::StepResult result = gan.step->run(real, z, 17);
+    ASSERT_EQ(result.skipped.sizes(), torch::IntArrayRef({2}));
+    EXPECT_EQ(result.skipped[0].item<float>(), 1.0f) << "D's update must be skipped";
+    EXPECT_EQ(result.skipped[1].item<float>(), 0.0f) << "G's loss is finite";
+    EXPECT_TRUE(torch::equal(gan.d->parameters()[0], d0));
+    EXPECT_FALSE(torch::equal(gan.g->parameters()[0], g0));
+    if (skip) {
+      EXPECT_NO_THROW(gan.step->report(17));
+      continue;
+    }
+    try {
+      gan.step->report(17);
+      FAIL() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("non-finite loss_d = nan at step 17;"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
+// Read a step later, the error still names the first non-finite step; finite steps in between
+// update D again, and the second read starts from a clean count.
+TEST(GanStep, DeferredReadNamesTheFirstNonFiniteStep) {
+  TinyGan gan(/*seed=*/4);
+  torch::Tensor bad = torch::zeros({8, 3, 32, 32});
+  bad[0][0][0][0] = std::numeric_limits<float>::infinity();
+  const torch::Tensor good = torch::zeros({8, 3, 32, 32});
+  const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  gan.step->run(good, z, 1);
+  EXPECT_NO_THROW(gan.step->report(1));
+  gan.step->run(bad, z, 2);
+  gan.step->run(bad, z, 3);
+  const torch::Tensor d3 = gan.d->parameters()[0].clone();
+  gan.step->run(good, z, 4);
+  EXPECT_FALSE(torch::equal(gan.d->parameters()[0], d3)) << "step 4 is finite";
   try {
-    gan.step->run(real, z, 17);
+    gan.step->report(4);
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("non-finite loss_d"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("at step 17"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("non-finite loss or gradient in D at step 2 (seen at the "
+                                         "check after step 4); the update was not applied"),
+              std::string::npos)
+        << e.what();
   }
-  TinyGan skipping(/*seed=*/4);
+}
+
+// --check-nan reads every phase on the host and fails inside the step, naming the loss.
+TEST(GanStep, CheckNanFailsInsideTheStep) {
   train::StepOptions options;
-  options.skip_non_finite = true;
-  train::GanStep step(skipping.g, skipping.d, *skipping.opt_g, *skipping.opt_d, *skipping.reducer_g,
-                      *skipping.reducer_d, *skipping.comm, options);
-  const torch::Tensor d0 = skipping.d->parameters()[0].clone();
-  const train::StepResult result = step.run(real, z, 1);
-  EXPECT_TRUE(result.skipped_d);
-  EXPECT_TRUE(torch::equal(skipping.d->parameters()[0], d0));
+  options.check_each_phase = true;
+  TinyGan gan(/*seed=*/4, 2e-4, 8, options);
+  torch::Tensor real = torch::zeros({8, 3, 32, 32});
+  real[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    gan.step->run(real, torch::randn({8, 16, 1, 1}), 9);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite loss_d_real = nan at step 9"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

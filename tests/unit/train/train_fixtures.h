@@ -1,5 +1,6 @@
 // Shared set-up of the train room's unit tests: a tiny DCGAN (32x32, ngf/ndf 8) with its Adam
-// optimizers, gradient reducers and GanStep on the world-size-1 communicator.
+// optimizers (fused by default, as the product's), gradient reducers and GanStep on the
+// world-size-1 communicator.
 #pragma once
 
 #include <memory>
@@ -11,12 +12,16 @@
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/gan_step.h"
+#include "dcgan/train/optimizer.h"
 #include "support/test_support.h"
 
 namespace dcgan::test {
 
 struct TinyGan {
-  explicit TinyGan(uint64_t seed, double lr = 2e-4, int64_t ngf = 8) {
+  // `optimizer`: fused | torch (make_adam).
+  explicit TinyGan(uint64_t seed, double lr = 2e-4, int64_t ngf = 8,
+                   const train::StepOptions& step_options = {},
+                   const std::string& optimizer = "fused") {
     models::DcganOptions options;
     options.nz = 16;
     options.ngf = ngf;
@@ -29,13 +34,13 @@ struct TinyGan {
     models::init_weights(*g);
     models::init_weights(*d);
     auto adam_options = torch::optim::AdamOptions(lr).betas({0.5, 0.999});
-    opt_g = std::make_unique<torch::optim::Adam>(g->parameters(), adam_options);
-    opt_d = std::make_unique<torch::optim::Adam>(d->parameters(), adam_options);
+    opt_g = train::make_adam(optimizer, g->parameters(), adam_options);
+    opt_d = train::make_adam(optimizer, d->parameters(), adam_options);
     comm = distributed::make_local_communicator();
     reducer_g = std::make_unique<distributed::GradReducer>(g->parameters(), *comm, 1 << 20);
     reducer_d = std::make_unique<distributed::GradReducer>(d->parameters(), *comm, 1 << 20);
-    step = std::make_unique<train::GanStep>(g, d, *opt_g, *opt_d, *reducer_g, *reducer_d, *comm,
-                                            train::StepOptions{});
+    step = std::make_unique<train::GanStep>(g, d, *opt_g, *opt_d, *reducer_g, *reducer_d,
+                                            step_options);
   }
   models::Generator g{nullptr};
   models::Discriminator d{nullptr};
