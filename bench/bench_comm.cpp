@@ -1,6 +1,7 @@
 // Compute vs all-reduce per training step under MPI: each rank runs the product's own step (the
 // recipe dcgan-train runs: --model dcgan, ae or vae) on random data, through a communicator that
-// times every collective the step makes (the gradient averages and the non-finite agreement).
+// times every collective the step makes (the gradient averages, which also carry the non-finite
+// flag and the per-rank BN statistics).
 // Rank 0 prints a table: per-step compute (step minus collectives), collective time, their share
 // of the step, and, as the reference run in the same process, one raw all-reduce of the step's
 // gradient bytes in a single call.

@@ -1,8 +1,13 @@
 """Python side of bench_step.sh: the DCGAN step of bench_step.cpp in PyTorch, timed the same way.
 
-The nets are the PyTorch DCGAN tutorial's (64x64); the step is the issue's: D on real, D on
+The nets are the PyTorch DCGAN tutorial's (64x64); the step is the tutorial's: D on real, D on
 fake.detach(), D update, then the G step through a frozen D; BCE, Adam(2e-4, (0.5, 0.999)).
+
+--form tutorial: the tutorial as written (fp32, NCHW, torch.optim.Adam's default implementation).
+--form best: the best plain PyTorch: channels-last nets and batch, bf16 autocast around the forward
+passes, and Adam(fused=True).
 """
+import contextlib
 import argparse
 import time
 
@@ -48,7 +53,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--form", choices=("tutorial", "best"), default="tutorial")
     a = p.parse_args()
+    best = a.form == "best"
     nz, ngf, ndf, nc, size = 100, 64, 64, 3, 64
 
     torch.set_num_threads(a.threads)
@@ -56,31 +63,42 @@ def main():
     g, d = generator(nz, ngf, nc), Discriminator(ndf, nc)
     g.apply(weights_init)
     d.apply(weights_init)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    fmt = torch.channels_last if best else torch.contiguous_format
+    g, d = g.to(memory_format=fmt), d.to(memory_format=fmt)
+    adam = {"fused": True} if best else {}
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), **adam)
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), **adam)
     bce = nn.BCELoss()
-    real = torch.rand(a.batch, nc, size, size) * 2 - 1
+    real = (torch.rand(a.batch, nc, size, size) * 2 - 1).contiguous(memory_format=fmt)
+
+    def autocast():
+        if best:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
     sink = 0.0
 
     def step():
         nonlocal sink
         # D on real, then on fake.detach(), then the D update.
         d.zero_grad()
-        out = d(real)
-        err_d_real = bce(out, torch.full((a.batch,), 1.0))
+        with autocast():
+            out = d(real)
+            err_d_real = bce(out, torch.full((a.batch,), 1.0))
         err_d_real.backward()
         d_x = out.mean().item()
-        fake = g(torch.randn(a.batch, nz, 1, 1))
-        out = d(fake.detach())
-        err_d_fake = bce(out, torch.full((a.batch,), 0.0))
+        with autocast():
+            fake = g(torch.randn(a.batch, nz, 1, 1))
+            out = d(fake.detach())
+            err_d_fake = bce(out, torch.full((a.batch,), 0.0))
         err_d_fake.backward()
         d_g_z1 = out.mean().item()
         opt_d.step()
         # G through the updated, frozen D.
         g.zero_grad()
         d.requires_grad_(False)
-        out = d(fake)
-        err_g = bce(out, torch.full((a.batch,), 1.0))
+        with autocast():
+            out = d(fake)
+            err_g = bce(out, torch.full((a.batch,), 1.0))
         err_g.backward()
         d.requires_grad_(True)
         d_g_z2 = out.mean().item()
@@ -97,7 +115,7 @@ def main():
         wall_ms.append((time.perf_counter() - t0) * 1000.0)
     # Upper median, as bench_step.cpp takes it.
     med = lambda v: sorted(v)[len(v) // 2]
-    print(f"python median_ms={med(wall_ms):.2f} min_ms={min(wall_ms):.2f} cpu_ms={med(cpu_ms):.2f} "
+    print(f"python form={a.form} median_ms={med(wall_ms):.2f} min_ms={min(wall_ms):.2f} cpu_ms={med(cpu_ms):.2f} "
           f"threads={a.threads} batch={a.batch} size={size} torch={torch.__version__}")
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 // GradReducer: the flat gradient buffer, its buckets, and their averaging across ranks.
 #include "dcgan/distributed/grad_reducer.h"
 
+#include <functional>
 #include <limits>
+
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
@@ -9,9 +13,30 @@
 
 namespace dcgan::distributed {
 
+namespace {
+
+// Calls `ready` after the accumulator has added this backward's gradient into .grad.
+class GradReadyHook final : public torch::autograd::FunctionPostHook {
+ public:
+  explicit GradReadyHook(std::function<void()> ready) : ready_(std::move(ready)) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs,
+                                            const torch::autograd::variable_list&) override {
+    ready_();
+    return outputs;
+  }
+
+ private:
+  std::function<void()> ready_;
+};
+
+}  // namespace
+
 GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
-                         std::vector<torch::Tensor> passengers)
-    : params_(std::move(params)), passengers_(std::move(passengers)), comm_(comm) {
+                         std::vector<torch::Tensor> passengers, bool overlap)
+    : params_(std::move(params)),
+      passengers_(std::move(passengers)),
+      comm_(comm),
+      overlap_(overlap && comm.world_size() > 1) {
   if (params_.empty()) throw Error("GradReducer: no parameters");
   if (bucket_bytes == 0) throw UsageError("--bucket-mb: the bucket size must be positive");
   const torch::TensorOptions options = params_.front().options();
@@ -42,13 +67,34 @@ GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, 
   flag_ = flat_.narrow(0, 0, 1);
   point_grads_at_flat();
   plan_buckets(bucket_bytes);
+  if (overlap_) {
+    for (size_t i = 0; i < params_.size(); ++i) {
+      std::shared_ptr<torch::autograd::Node> accumulator =
+          torch::autograd::impl::grad_accumulator(params_[i]);
+      const uintptr_t key =
+          accumulator->add_post_hook(std::make_unique<GradReadyHook>([this, i] { grad_ready(i); }));
+      hooks_.emplace_back(std::move(accumulator), key);
+    }
+  }
+}
+
+GradReducer::~GradReducer() {
+  for (auto& [accumulator, key] : hooks_) accumulator->del_post_hook(key);
+}
+
+void GradReducer::grad_ready(size_t i) {
+  if (armed_ && !added_[i]) add(params_[i]);
 }
 
 void GradReducer::point_grads_at_flat() {
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
-    params_[i].mutable_grad() =
-        flat_.narrow(0, offsets_[i], params_[i].numel()).view(params_[i].sizes());
+    // With the parameter's own strides (e.g. channels-last), so backward and the fused optimizer
+    // see one layout; a parameter that is not dense gets the plain layout.
+    const torch::Tensor& p = params_[i];
+    const torch::Tensor slice = flat_.narrow(0, offsets_[i], p.numel());
+    p.mutable_grad() = p.is_non_overlapping_and_dense() ? slice.as_strided(p.sizes(), p.strides())
+                                                        : slice.view(p.sizes());
   }
 }
 
@@ -101,7 +147,9 @@ bool GradReducer::grad_is_view(size_t i) const {
   if (!grad.defined()) return false;
   const auto* expected =
       static_cast<const char*>(flat_.data_ptr()) + offsets_[i] * flat_.element_size();
-  return grad.data_ptr() == expected && grad.sizes() == params_[i].sizes();
+  const torch::Tensor& p = params_[i];
+  return grad.data_ptr() == expected && grad.sizes() == p.sizes() &&
+         (grad.strides() == p.strides() || !p.is_non_overlapping_and_dense());
 }
 
 void GradReducer::add(const torch::Tensor& param) {
@@ -113,7 +161,7 @@ void GradReducer::add(const torch::Tensor& param) {
     throw Error(dcgan::str("GradReducer::add: parameter ", i, " added twice in one round"));
   added_[i] = true;
   Bucket& bucket = buckets_[static_cast<size_t>(bucket_of_param_[i])];
-  if (--bucket.pending == 0) reduce_bucket(bucket);
+  if (--bucket.pending == 0) start_bucket(bucket);
 }
 
 void GradReducer::require_views() const {
@@ -138,14 +186,28 @@ void GradReducer::reset_round() {
 void GradReducer::finalize() {
   require_views();
   for (Bucket& bucket : buckets_) {
-    if (!bucket.reduced) reduce_bucket(bucket);
+    if (!bucket.reduced) start_bucket(bucket);
   }
+  if (comm_.world_size() > 1) {
+    torch::NoGradGuard no_grad;
+    for (auto& work : in_flight_) work->wait();
+    in_flight_.clear();
+    flat_.div_(static_cast<double>(comm_.world_size()));
+    int64_t at = 1;
+    for (torch::Tensor& t : passengers_) {
+      t.copy_(flat_.narrow(0, at, t.numel()).view(t.sizes()));
+      at += t.numel();
+    }
+  }
+  armed_ = false;
   reset_round();
 }
 
 void GradReducer::average() {
-  require_views();  // before any bucket is reduced, so a refusal leaves every rank in step
-  for (size_t k = params_.size(); k-- > 0;) add(params_[k]);
+  require_views();  // before any bucket starts, so a refusal leaves every rank in step
+  for (size_t k = params_.size(); k-- > 0;) {
+    if (!added_[k]) add(params_[k]);
+  }
   finalize();
 }
 
@@ -156,30 +218,25 @@ void GradReducer::flag_non_finite(const torch::Tensor& value) {
 }
 
 torch::Tensor GradReducer::non_finite() const {
-  return torch::logical_not(torch::isfinite(flat_).all()).to(torch::kFloat32);
+  // One read of the buffer (0.3 ms for 3.6M floats on 2 CPU threads, against 3.5 ms for
+  // isfinite(flat).all()): the minimum and the maximum are both finite exactly when every element
+  // is, since aminmax propagates NaN and an Inf is an extreme.
+  const auto [lowest, highest] = torch::aminmax(flat_);
+  return torch::logical_not(torch::isfinite(lowest) & torch::isfinite(highest)).to(torch::kFloat32);
 }
 
-void GradReducer::reduce_bucket(Bucket& bucket) {
+void GradReducer::start_bucket(Bucket& bucket) {
   if (comm_.world_size() > 1) {
     torch::NoGradGuard no_grad;
-    const bool head = bucket.offset == 0;
-    int64_t at = 1;
-    if (head) {
+    if (bucket.offset == 0) {  // the head: the flag word, then the passengers
+      int64_t at = 1;
       for (const torch::Tensor& t : passengers_) {
         flat_.narrow(0, at, t.numel()).copy_(t.reshape({-1}));
         at += t.numel();
       }
     }
     torch::Tensor slice = flat_.narrow(0, bucket.offset, bucket.numel);
-    comm_.all_reduce(slice, ReduceOp::kSum);
-    slice.div_(static_cast<double>(comm_.world_size()));
-    if (head) {
-      at = 1;
-      for (torch::Tensor& t : passengers_) {
-        t.copy_(flat_.narrow(0, at, t.numel()).view(t.sizes()));
-        at += t.numel();
-      }
-    }
+    in_flight_.push_back(comm_.start_all_reduce(slice, ReduceOp::kSum));
   }
   bucket.reduced = true;
 }

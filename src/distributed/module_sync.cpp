@@ -31,15 +31,19 @@ std::vector<torch::Tensor> bn_running_stats(torch::nn::Module& module) {
 
 void broadcast_module(torch::nn::Module& module, Communicator& comm, int root) {
   torch::NoGradGuard no_grad;
-  auto send = [&](torch::Tensor tensor, const std::string& name) {
+  auto send = [&](torch::Tensor tensor) {
     if (!tensor.defined()) return;
-    if (!tensor.is_contiguous()) {
-      throw Error(dcgan::str(log::rank_tag(), " broadcast_module: '", name, "' is not contiguous"));
+    if (tensor.is_contiguous()) {
+      comm.broadcast(tensor, root);
+      return;
     }
-    comm.broadcast(tensor, root);
+    // Another layout (channels-last): the collective takes a contiguous copy, in logical order.
+    torch::Tensor staged = tensor.contiguous();
+    comm.broadcast(staged, root);
+    tensor.copy_(staged);
   };
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) send(item.value(), item.key());
-  for (const auto& item : module.named_buffers(/*recurse=*/true)) send(item.value(), item.key());
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) send(item.value());
+  for (const auto& item : module.named_buffers(/*recurse=*/true)) send(item.value());
 }
 
 uint64_t tensor_checksum(const torch::Tensor& tensor, uint64_t hash) {

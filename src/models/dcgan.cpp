@@ -122,6 +122,13 @@ torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& images) {
   return net_->forward(images).view(-1);
 }
 
+torch::Tensor DiscriminatorImpl::logits(const torch::Tensor& images) {
+  torch::Tensor x = images;
+  auto layer = net_->begin();
+  for (size_t i = 0; i + 1 < net_->size(); ++i, ++layer) x = layer->forward(x);  // all but Sigmoid
+  return x.view(-1);
+}
+
 void init_weights(torch::nn::Module& module) {
   for (const auto& child : module.modules(/*include_self=*/true)) init_module(*child);
 }

@@ -74,12 +74,19 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--optimizer", c.optimizer,
                  "Adam: fused (at::_fused_adam_, one kernel per net) | torch (libtorch's loop)")
       ->check(CLI::IsMember({"fused", "torch"}));
+  app.add_option("--precision", c.precision,
+                 "fp32 | tf32 (CUDA matmuls and convs) | bf16 (autocast forward passes; fast on "
+                 "CPUs with AVX512-BF16 or AMX)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  app.add_flag("--channels-last", c.channels_last, "channels-last (NHWC) models and batches");
   app.add_option("--device", c.device, "auto | cpu | cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--threads", c.threads, "CPU threads per rank; 0 = available cores / local ranks");
   app.add_option("--backend", c.backend, "gradient all-reduce: auto | nccl | mpi")
       ->check(CLI::IsMember({"auto", "nccl", "mpi"}));
   app.add_option("--bucket-mb", c.bucket_mb, "all-reduce bucket size in MiB");
+  app.add_flag("--overlap,!--no-overlap", c.overlap,
+               "start each bucket's all-reduce while backward still runs (CPU; default on)");
   app.add_flag("--sync-bn", c.sync_bn, "synchronise BatchNorm statistics across ranks");
   app.add_option("--check-every", c.check_every,
                  "steps between cross-rank consistency checks (0 = at checkpoints only)");

@@ -9,6 +9,7 @@
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/image_grid.h"
 #include "dcgan/train/optimizer.h"
+#include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
 #include "dcgan/train/update_guard.h"
 #include "recipes.h"
@@ -46,10 +47,11 @@ class AutoencoderRecipe final : public Recipe {
     optimizer_ = make_adam(config.optimizer, params, adam_options(config));
     // The per-rank BN statistics of both nets, final after the forward, ride on the gradients'
     // all-reduce.
-    reducer_ = std::make_unique<distributed::GradReducer>(
-        params, context.comm, static_cast<size_t>(config.bucket_mb * 1024 * 1024),
-        concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
+    reducer_ =
+        make_reducer(context, params,
+                     concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
     beta_ = config.beta;
+    bf16_ = step_options(config).bf16;
     nz_ = config.nz;
     int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
     if (n >= kGridWidth) n -= n % kGridWidth;
@@ -85,10 +87,19 @@ class AutoencoderRecipe final : public Recipe {
   StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) override {
     StepResult result;
     reducer_->zero_grad();
-    const models::Code code = encoder_->encode(real);
-    const torch::Tensor z =
-        variational_ ? models::reparameterize(code.mu, code.logvar, noise) : code.mu;
-    const torch::Tensor recon = decoder_->forward(z);
+    models::Code code;
+    torch::Tensor recon;
+    {
+      AutocastScope autocast(bf16_, real.device());
+      code = encoder_->encode(real);
+      const torch::Tensor z =
+          variational_ ? models::reparameterize(code.mu, code.logvar, noise) : code.mu;
+      recon = decoder_->forward(z);
+    }
+    // The losses in float32 (a no-op in fp32).
+    recon = recon.to(torch::kFloat32);
+    code.mu = code.mu.to(torch::kFloat32);
+    if (variational_) code.logvar = code.logvar.to(torch::kFloat32);
     torch::Tensor loss;
     torch::Tensor kl;
     if (variational_) {
@@ -100,6 +111,7 @@ class AutoencoderRecipe final : public Recipe {
     }
     guard_.check_loss("loss", loss, step);
     reducer_->flag_non_finite(loss);
+    reducer_->arm();  // the one backward: buckets start as it fills them
     loss.backward();
     reducer_->average();
     const char* phase = variational_ ? "VAE" : "AE";
@@ -141,6 +153,7 @@ class AutoencoderRecipe final : public Recipe {
   torch::Tensor fixed_noise_;
   torch::Tensor reference_;
   double beta_ = 1.0;
+  bool bf16_ = false;
   int64_t nz_ = 0;
 };
 

@@ -75,14 +75,15 @@ HostBatch BatchLoader::next() {
   return batch;
 }
 
-torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device) {
+torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device,
+                                at::MemoryFormat format) {
   torch::Tensor on_device = images_u8.to(device, /*non_blocking=*/true);
   return on_device.permute({0, 3, 1, 2})
       .to(torch::kFloat32)
       .div(255.0)
       .sub(0.5)
       .div(0.5)
-      .contiguous();
+      .contiguous(format);  // NHWC data: channels-last is already the layout in memory
 }
 
 torch::Tensor read_training_images(data::ShardDataset& dataset, const std::vector<int64_t>& indices,

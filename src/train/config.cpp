@@ -39,10 +39,13 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("ckpt-every", c.ckpt_every);
   visit("keep", c.keep);
   visit("optimizer", c.optimizer);
+  visit("precision", c.precision);
+  visit("channels-last", c.channels_last);
   visit("device", c.device);
   visit("threads", c.threads);
   visit("backend", c.backend);
   visit("bucket-mb", c.bucket_mb);
+  visit("overlap", c.overlap);
   visit("sync-bn", c.sync_bn);
   visit("check-every", c.check_every);
   visit("on-nan", c.on_nan);
@@ -183,6 +186,8 @@ void validate_config(const TrainConfig& c) {
   require(c.on_nan == "fail" || c.on_nan == "skip", "on-nan",
           str("must be fail or skip, got '", c.on_nan, "'"));
   require(c.sync_every >= 0, "sync-every", "must not be negative (0 = by device)");
+  require(c.precision == "fp32" || c.precision == "tf32" || c.precision == "bf16", "precision",
+          str("must be fp32, tf32 or bf16, got '", c.precision, "'"));
   require(c.optimizer == "fused" || c.optimizer == "torch", "optimizer",
           str("must be fused or torch, got '", c.optimizer, "'"));
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");

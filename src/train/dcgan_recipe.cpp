@@ -30,15 +30,12 @@ class DcganRecipe final : public Recipe {
     discriminator_->to(context.device);
     opt_g_ = make_adam(config.optimizer, generator_->parameters(), adam_options(config));
     opt_d_ = make_adam(config.optimizer, discriminator_->parameters(), adam_options(config));
-    const auto bucket_bytes = static_cast<size_t>(config.bucket_mb * 1024 * 1024);
     // G's all-reduce, the step's last collective, carries both nets' per-rank BN statistics:
     // by then they are final and no graph that saved them is left to run backward through.
     std::vector<torch::Tensor> passengers = bn_passengers(context, *generator_);
     for (const torch::Tensor& t : bn_passengers(context, *discriminator_)) passengers.push_back(t);
-    reducer_g_ = std::make_unique<distributed::GradReducer>(generator_->parameters(), context.comm,
-                                                            bucket_bytes, std::move(passengers));
-    reducer_d_ = std::make_unique<distributed::GradReducer>(discriminator_->parameters(),
-                                                            context.comm, bucket_bytes);
+    reducer_g_ = make_reducer(context, generator_->parameters(), std::move(passengers));
+    reducer_d_ = make_reducer(context, discriminator_->parameters());
     step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
                                       *reducer_d_, step_options(config));
     nz_ = config.nz;

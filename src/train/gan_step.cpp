@@ -1,9 +1,10 @@
 // The DCGAN step, phase by phase as in the PyTorch tutorial; the only additions are the gradient
 // averages across ranks (phases 5 and 9), D frozen during G's backward, and the NaN/Inf guard,
-// which decides on the device (no host read in the step).
+// which decides on the device (no host read in the step). D is trained on its logits
+// (BCE-with-logits); the forward passes run under bf16 autocast with --precision bf16.
 #include "dcgan/train/gan_step.h"
 
-#include <limits>
+#include "dcgan/train/precision.h"
 
 namespace dcgan::train {
 namespace {
@@ -27,16 +28,11 @@ class FreezeParams {
   std::vector<torch::Tensor> params_;
 };
 
-// The tutorial's BCELoss, except that a non-finite D output gives a NaN loss (caught by the guard)
-// instead of tripping BCE's input-range check (an exception on CPU, a device-side assert on
-// CUDA). Values and gradients are bit-identical to F::binary_cross_entropy when D's output is
-// finite: where() passes them through and the added term is +0.
-torch::Tensor bce(const torch::Tensor& output, const torch::Tensor& target) {
-  const torch::Tensor finite = torch::isfinite(output);
-  const torch::Tensor loss =
-      F::binary_cross_entropy(torch::where(finite, output, torch::full_like(output, 0.5)), target);
-  return loss +
-         torch::where(finite.all(), 0.0, std::numeric_limits<double>::quiet_NaN()).to(loss.dtype());
+// The tutorial's BCELoss on D's probabilities, computed from D's logits: BCE-with-logits, in
+// float32 (also under bf16 autocast, which refuses binary_cross_entropy on CUDA). A non-finite
+// logit gives a non-finite loss, which the guard catches; no input-range check can trip.
+torch::Tensor bce(const torch::Tensor& logits, const torch::Tensor& target) {
+  return F::binary_cross_entropy_with_logits(logits.to(torch::kFloat32), target);
 }
 
 }  // namespace
@@ -64,25 +60,34 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
 
   // 2. D on real images, target real_label.
   torch::Tensor label = torch::full({batch}, options_.real_label, label_options);
-  torch::Tensor out_real = d_->forward(real);
+  torch::Tensor out_real;
+  {
+    AutocastScope autocast(options_.bf16, real.device());
+    out_real = d_->logits(real);
+  }
   torch::Tensor err_d_real = bce(out_real, label);
   guard_.check_loss("loss_d_real", err_d_real, step);
   reducer_d_.flag_non_finite(err_d_real);
   err_d_real.backward();
 
   // 3. Fake images from this rank's rows of the global latent draw.
-  torch::Tensor fake = g_->forward(z);
-
   // 4. D on detached fakes, target 0; gradients accumulate onto the real pass's.
+  torch::Tensor fake;
+  torch::Tensor out_fake;
+  {
+    AutocastScope autocast(options_.bf16, real.device());
+    fake = g_->forward(z);
+    out_fake = d_->logits(fake.detach());
+  }
   label.fill_(0.0);
-  torch::Tensor out_fake = d_->forward(fake.detach());
   torch::Tensor err_d_fake = bce(out_fake, label);
   guard_.check_loss("loss_d_fake", err_d_fake, step);
   reducer_d_.flag_non_finite(err_d_fake);
+  reducer_d_.arm();  // D's last backward: its buckets start as this pass fills them
   err_d_fake.backward();
   torch::Tensor err_d = err_d_real.detach() + err_d_fake.detach();
 
-  // 5. Average D's gradients across ranks.
+  // 5. Average D's gradients across ranks (wait for the buckets backward started).
   reducer_d_.average();
 
   // 6. D update, skipped on the device on every rank after a non-finite loss or gradient.
@@ -98,10 +103,14 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   torch::Tensor err_g;
   {
     FreezeParams frozen(*d_);
-    out_g = d_->forward(fake);
+    {
+      AutocastScope autocast(options_.bf16, real.device());
+      out_g = d_->logits(fake);
+    }
     err_g = bce(out_g, label);
     guard_.check_loss("loss_g", err_g, step);
     reducer_g_.flag_non_finite(err_g);
+    reducer_g_.arm();
     err_g.backward();
   }
 
@@ -113,8 +122,12 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
       guard_.update("G", "loss_g", err_g.detach(), reducer_g_, opt_g_, {{"", g_.get()}}, step);
   result.skipped = torch::stack({skipped_d, skipped_g});
 
-  result.stats = torch::stack({err_d, err_g.detach(), out_real.detach().mean(),
-                               out_fake.detach().mean(), out_g.detach().mean()});
+  // D(x), D(G(z)): the mean probability, the sigmoid of the logits, as the tutorial logs it.
+  auto mean_probability = [](const torch::Tensor& logits) {
+    return torch::sigmoid(logits.detach().to(torch::kFloat32)).mean();
+  };
+  result.stats = torch::stack({err_d, err_g.detach(), mean_probability(out_real),
+                               mean_probability(out_fake), mean_probability(out_g)});
   return result;
 }
 

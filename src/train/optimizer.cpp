@@ -51,8 +51,18 @@ void FusedAdam::update(const torch::Tensor* found_inf) {
         slot = std::move(state);
       }
       auto& state = static_cast<torch::optim::AdamParamState&>(*slot);
+      // The kernel walks the tensors' memory in step, so all must share the parameter's layout
+      // (state loaded from a run with another --channels-last takes the parameter's once).
+      auto same_layout = [&](const torch::Tensor& t) {
+        return t.strides() == p.strides() ? t : torch::empty_like(p).copy_(t);
+      };
+      if (state.exp_avg().strides() != p.strides()) {
+        state.exp_avg(same_layout(state.exp_avg()));
+        state.exp_avg_sq(same_layout(state.exp_avg_sq()));
+        if (options.amsgrad()) state.max_exp_avg_sq(same_layout(state.max_exp_avg_sq()));
+      }
       params.push_back(p);
-      grads.push_back(p.grad());
+      grads.push_back(same_layout(p.grad()));
       exp_avgs.push_back(state.exp_avg());
       exp_avg_sqs.push_back(state.exp_avg_sq());
       if (options.amsgrad()) max_exp_avg_sqs.push_back(state.max_exp_avg_sq());

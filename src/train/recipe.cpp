@@ -6,6 +6,7 @@
 #include "dcgan/distributed/module_sync.h"
 #include "dcgan/distributed/sync_batch_norm.h"
 #include "dcgan/train/checkpoint.h"
+#include "dcgan/train/precision.h"
 #include "recipes.h"
 
 namespace dcgan::train {
@@ -31,12 +32,24 @@ std::vector<torch::Tensor> bn_passengers(const RecipeContext& context, torch::nn
   return distributed::bn_running_stats(module);
 }
 
+std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& context,
+                                                       std::vector<torch::Tensor> params,
+                                                       std::vector<torch::Tensor> passengers) {
+  // CUDA waits: the NCCL backend's start_all_reduce still blocks until done, and with the MPI
+  // backend the hooks would make MPI calls from autograd's device thread (MPI_THREAD_FUNNELED).
+  const bool overlap = context.config.overlap && context.device.is_cpu();
+  return std::make_unique<distributed::GradReducer>(
+      std::move(params), context.comm, static_cast<size_t>(context.config.bucket_mb * 1024 * 1024),
+      std::move(passengers), overlap);
+}
+
 StepOptions step_options(const TrainConfig& config) {
   StepOptions options;
   options.real_label = config.real_label;
   options.skip_non_finite = config.on_nan == "skip";
   options.check_each_phase = config.check_nan;
   options.beta = config.beta;
+  options.bf16 = parse_precision(config.precision) == Precision::kBf16;
   return options;
 }
 

@@ -12,6 +12,7 @@
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
 #include "dcgan/train/batch_loader.h"
+#include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
 #include "posix_fs.h"
 
@@ -48,7 +49,9 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   total_steps_ = config_.steps > 0 ? config_.steps : config_.epochs * batches_per_epoch_;
   epochs_shown_ = (total_steps_ + batches_per_epoch_ - 1) / batches_per_epoch_;
   reference_ = reference_images();
+  apply_precision(parse_precision(config_.precision));
   recipe_ = make_recipe({config_, shape_, comm_, device_, reference_});
+  set_memory_formats();
   stat_names_ = recipe_->stat_names();
   z_generator_ =
       at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
@@ -71,6 +74,11 @@ torch::Tensor Trainer::reference_images() const {
   return read_training_images(dataset_, order, torch::kCPU);
 }
 
+void Trainer::set_memory_formats() {
+  for (const NamedModule& m : recipe_->modules())
+    set_memory_format(*m.module, memory_format(config_.channels_last));
+}
+
 TrainingState Trainer::state_view() {
   return training_state(*recipe_, &z_generator_, &cursor_, device_.is_cuda());
 }
@@ -89,6 +97,7 @@ void Trainer::start_state() {
                     " ranks: the global batch changes, so the run is not a continuation of the same"
                     " computation"));
     }
+    set_memory_formats();  // a checkpoint's tensors come in the layout they were saved in
     resumed_ = true;
     last_checkpoint_step_ = cursor_.step;
     check_same_resume_step();
@@ -154,7 +163,8 @@ void Trainer::write_samples() {
   // Every rank renders (sync-BN layers are collectives); rank 0 writes.
   for (const SampleGrid& grid : recipe_->samples(cursor_.step)) {
     last_sample_ = config_.out + "/samples/" + grid.file;
-    if (comm_.rank() == 0) write_grid_png(grid.images, last_sample_, grid.nrow);
+    if (comm_.rank() == 0)
+      write_grid_png(grid.images.to(torch::kFloat32).contiguous(), last_sample_, grid.nrow);
   }
   last_sample_step_ = cursor_.step;
 }
@@ -256,7 +266,8 @@ int Trainer::run() {
 
   while (cursor_.step < total_steps_) {
     HostBatch host = loader.next();
-    torch::Tensor real = to_training_batch(host.images, device_);
+    torch::Tensor real =
+        to_training_batch(host.images, device_, memory_format(config_.channels_last));
     torch::Tensor noise = draw_noise();
     const StepResult result = recipe_->step(real, noise, cursor_.step + 1);
     cursor_.step += 1;

@@ -9,11 +9,17 @@
 #include "dcgan/train/optimizer.h"
 
 namespace dcgan::train {
+namespace {
+
+// A loss value for an error line: NaN as "nan" whatever its sign bit.
+std::string value_text(double value) { return std::isnan(value) ? "nan" : str(value); }
+
+}  // namespace
 
 void UpdateGuard::check_loss(const char* name, const torch::Tensor& value, int64_t step) const {
   if (!options_.check_each_phase) return;
   if (!std::isfinite(value.item<double>())) {
-    throw Error(str("non-finite ", name, " = ", value.item<double>(), " at step ", step,
+    throw Error(str("non-finite ", name, " = ", value_text(value.item<double>()), " at step ", step,
                     " HINT: lower --lr, check the data, or run with --detect-anomaly"));
   }
 }
@@ -88,7 +94,7 @@ void UpdateGuard::fail(const Phase& p, int64_t bad_step, int64_t step) const {
   if (bad_step == step) {
     tensor = str("gradient of ", p.name, " on another rank");
     if (!torch::isfinite(p.loss).all().item<bool>()) {
-      tensor = str(p.loss_name, " = ", p.loss.item<double>());
+      tensor = str(p.loss_name, " = ", value_text(p.loss.item<double>()));
     } else {
       bool found = false;
       for (const auto& [prefix, module] : p.modules) {

@@ -13,9 +13,9 @@ train="$BIN/dcgan-train"
 "$train" --help >"$tmp/help"
 for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
            --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
-           --backend --bucket-mb --sync-bn --check-every --on-nan --sync-every --optimizer --comm-timeout --cache-data \
+           --backend --bucket-mb --overlap --sync-bn --check-every --on-nan --sync-every --optimizer --precision --channels-last --comm-timeout --cache-data \
            --deterministic --detect-anomaly --check-nan --verbose --config; do
-  grep -qE -- "^ +$opt( |=|$)" "$tmp/help" || fail "--help does not document $opt"
+  grep -qE -- "^ +$opt( |=|,|$)" "$tmp/help" || fail "--help does not document $opt"
 done
 grep -qE -- "--batch-size INT=128 " "$tmp/help" || fail "--help does not show --batch-size's default"
 grep -qE -- "--beta2 FLOAT=0.999 " "$tmp/help" || fail "--help does not show --beta2's default"
@@ -103,6 +103,21 @@ PYEOF
 grep -q "^optimizer = 'torch'$" "$tmp/torchadam/config.toml" || fail "config.toml lacks optimizer = torch"
 "$train" "${common[@]}" --optimizer torch --out "$tmp/resumed" --steps 10 --resume >/dev/null 2>&1 \
   || fail "--optimizer torch did not resume a fused checkpoint"
+
+# bf16 autocast with channels-last trains (finite, logged losses near the fp32 run's), is recorded
+# in config.toml and the checkpoint, and a run resumes across a change of layout and precision.
+"$train" "${common[@]}" --precision bf16 --channels-last --out "$tmp/bf16" --steps 8 >/dev/null 2>&1 || fail "bf16 run"
+grep -q "^precision = 'bf16'$" "$tmp/bf16/config.toml" || fail "config.toml lacks precision = bf16"
+grep -q "^channels-last = true$" "$tmp/bf16/checkpoints/step-000008/config.toml" || fail "the checkpoint lacks channels-last"
+"$PY" - "$tmp/straight/metrics.jsonl" "$tmp/bf16/metrics.jsonl" <<'PYEOF' || fail "bf16 losses"
+import json, sys
+fp32, bf16 = ([json.loads(line) for line in open(path)] for path in sys.argv[1:])
+assert [r["step"] for r in bf16] == [2, 4, 6, 8], bf16
+for a, b in zip(fp32, bf16):
+    for k in ("loss_d", "loss_g", "d_x", "d_g_z1", "d_g_z2"):
+        assert abs(a[k] - b[k]) <= 0.05 * abs(a[k]) + 0.01, (k, a, b)
+PYEOF
+"$train" "${common[@]}" --out "$tmp/bf16" --steps 10 --resume >/dev/null 2>&1 || fail "fp32 NCHW resume of a bf16 channels-last run"
 
 # A diverging run: D's first update at lr 1e30 makes G's loss NaN at step 1. The update is never
 # applied, and the run fails at the next host read (every 4 steps here) naming the first bad step;

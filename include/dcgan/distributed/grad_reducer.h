@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -26,23 +28,34 @@ class GradReducer {
   // copied into the head before the last bucket's all-reduce and back after it (in place, which
   // bumps their autograd version): they must be final by then, and no graph that saved them may
   // still run backward (BN saves its running statistics in the graph of a training forward).
+  // `overlap` (and more than one rank): a post hook on each parameter's gradient accumulator
+  // (as DDP's reducer hooks them) marks the gradient final during an armed backward, so each
+  // bucket's all-reduce starts as soon as backward has filled it, while backward goes on. The
+  // hooks run on the thread that runs backward: the calling thread for CPU tensors.
   GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
-              std::vector<torch::Tensor> passengers = {});
+              std::vector<torch::Tensor> passengers = {}, bool overlap = false);
+  ~GradReducer();
+  GradReducer(const GradReducer&) = delete;
+  GradReducer& operator=(const GradReducer&) = delete;
+
+  // Overlap only: the next backward is the last of this round (D's gradients accumulate over two
+  // backwards, so D's reducer is armed before the second). finalize() disarms.
+  void arm() { armed_ = overlap_; }
 
   // Zeroes the flat buffer in place (use this instead of optimizer.zero_grad(), which would set
   // the .grad views to undefined), re-points any .grad that is no longer a view, and starts a new
   // round of add()/finalize().
   void zero_grad();
 
-  // Marks one parameter's gradient as final. A bucket whose parameters are all final is reduced
-  // at once (synchronously today: this is where an asynchronous reduction that overlaps the rest
-  // of backward, driven by gradient hooks, will plug in without changing the interface).
+  // Marks one parameter's gradient as final. A bucket whose parameters are all final starts its
+  // all-reduce at once (Communicator::start_all_reduce: in flight on the MPI backend).
   void add(const torch::Tensor& param);
-  // Reduces every bucket not yet reduced, waits, and leaves the world-size average in the .grads.
-  // Throws Error if a .grad was detached from the flat buffer (e.g. by optimizer.zero_grad()).
+  // Starts every bucket not yet started, waits for all, and leaves the world-size average in the
+  // .grads. Throws Error if a .grad was detached from the flat buffer (e.g. by
+  // optimizer.zero_grad()).
   void finalize();
-  // add() for every parameter (last to first, backward's order), then finalize(): what the GAN
-  // step calls.
+  // add() for every parameter not yet final (last to first, backward's order), then finalize():
+  // what the steps call after their last backward.
   void average();
 
   // Marks this round non-finite when `value` has a NaN or an Inf (device ops, no host read). Call
@@ -70,7 +83,8 @@ class GradReducer {
   bool grad_is_view(size_t i) const;
   void require_views() const;
   void reset_round();
-  void reduce_bucket(Bucket& bucket);
+  void start_bucket(Bucket& bucket);
+  void grad_ready(size_t i);
 
   std::vector<torch::Tensor> params_;
   std::vector<int64_t> offsets_;  // elements into flat_, per parameter
@@ -84,6 +98,12 @@ class GradReducer {
   torch::Tensor grads_;
   torch::Tensor flag_;  // flat_[0]
   Communicator& comm_;
+  bool overlap_ = false;
+  bool armed_ = false;
+  std::vector<std::unique_ptr<Work>> in_flight_;  // this round's started buckets
+  // Overlap: each parameter's gradient accumulator (held, so the hook outlives every graph) and
+  // its hook's key.
+  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks_;
 };
 
 }  // namespace dcgan::distributed

@@ -6,7 +6,7 @@
 #include <torch/torch.h>
 
 #include "dcgan/distributed/communicator.h"
-#include "dcgan/distributed/module_sync.h"  // average_bn_running_stats, broadcast_module, checks
+#include "dcgan/distributed/module_sync.h"  // bn_running_stats, broadcast_module, checks
 
 namespace dcgan::distributed {
 

@@ -37,11 +37,14 @@ TORCH_MODULE(Generator);
 
 // Conv(nc->ndf,4,2,1) LReLU(0.2), Conv(->2ndf) BN LReLU, Conv(->4ndf) BN LReLU,
 // Conv(->8ndf) BN LReLU, Conv(8ndf->1,4,1,0) Sigmoid at 64; 32 drops a block, 128 adds one.
-// forward: images [B, nc, S, S] -> probabilities [B].
+// forward: images [B, nc, S, S] -> probabilities [B], the tutorial's output. logits: the same
+// without the final Sigmoid (which has no parameters, so the names stay the tutorial's), for
+// BCE-with-logits training: forward(x) == sigmoid(logits(x)).
 class DiscriminatorImpl : public torch::nn::Module {
  public:
   explicit DiscriminatorImpl(const DcganOptions& options);
   torch::Tensor forward(const torch::Tensor& images);
+  torch::Tensor logits(const torch::Tensor& images);
 
  private:
   torch::nn::Sequential net_{nullptr};

@@ -56,8 +56,10 @@ class BatchLoader {
 };
 
 // uint8 HWC -> float NCHW in [-1, 1] on `device`, as torchvision's ToTensor + Normalize(0.5, 0.5)
-// compute it ((x / 255 - 0.5) / 0.5), converted after the copy so only bytes cross to the device.
-torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device);
+// compute it ((x / 255 - 0.5) / 0.5), converted after the copy so only bytes cross to the device;
+// in `format`'s memory layout (ChannelsLast under --channels-last).
+torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device,
+                                at::MemoryFormat format = at::MemoryFormat::Contiguous);
 
 // The images at `indices` of `dataset`, read at once and converted by to_training_batch.
 torch::Tensor read_training_images(data::ShardDataset& dataset, const std::vector<int64_t>& indices,

@@ -46,12 +46,15 @@ struct TrainConfig {
   int64_t ckpt_every = 500;
   int64_t keep = 3;                 // checkpoints kept
   std::string optimizer = "fused";  // fused (at::_fused_adam_) | torch (torch::optim::Adam)
+  std::string precision = "fp32";   // fp32 | tf32 (CUDA) | bf16 (autocast; precision.h)
+  bool channels_last = false;       // channels-last (NHWC) models and batches
   // Placement.
   std::string device = "auto";  // auto | cpu | cuda
   int64_t threads = 0;          // CPU threads; 0 = cores available / local ranks
   // Data parallel.
   std::string backend = "auto";  // auto | nccl | mpi
   double bucket_mb = 4.0;
+  bool overlap = true;  // start each bucket's all-reduce from backward's gradient hooks
   bool sync_bn = false;
   int64_t check_every = 100;    // cross-rank consistency check period (0 = only at checkpoints)
   std::string on_nan = "fail";  // fail | skip

@@ -1,8 +1,9 @@
 // Trainer: the training loop of one rank, generic over the model recipe (recipe.h). Builds the
 // recipe, resumes or broadcasts rank 0's start, then runs the recipe's step over the sampler's
 // batches with the periodic work (log, consistency check, sample, checkpoint) and the cross-rank
-// preemption agreement around it. Every module the recipe names is broadcast, BN-averaged,
-// checked across ranks and checkpointed by name.
+// preemption agreement around it, at the sync points where the step's device-side flags are read.
+// Every module the recipe names is broadcast, checked across ranks and checkpointed by name, and
+// given the run's memory format (the recipe's reducers average its per-rank BN statistics).
 #pragma once
 
 #include <atomic>
@@ -63,6 +64,8 @@ class Trainer {
   void write_samples();
   std::string write_checkpoint();
   bool stop_agreed();
+  // Gives the recipe's modules the run's memory format (--channels-last).
+  void set_memory_formats();
   // A step after which every rank reads the device-side flags: every sync_every_ steps, the log,
   // sample and checkpoint steps and the last step.
   bool sync_point(int64_t step) const;

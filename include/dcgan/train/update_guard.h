@@ -23,6 +23,7 @@ struct StepOptions {
   bool skip_non_finite = false;   // --on-nan skip: skip the update on every rank instead of failing
   bool check_each_phase = false;  // --check-nan: check every loss and gradient, naming the tensor
   double beta = 1.0;              // the VAE's KL weight
+  bool bf16 = false;              // --precision bf16: the forward passes under bf16 autocast
 };
 
 class UpdateGuard {

@@ -182,6 +182,34 @@ TEST(GradReducer, RefusesAPassengerOfAnotherDtype) {
   }
 }
 
+// Overlap: during an armed backward the gradient hooks start each bucket's all-reduce as soon as
+// backward has filled it, so every bucket is in flight before finalize(); an unarmed backward (D's
+// first pass) starts none. The averaged gradients equal those of the plain path.
+TEST(GradReducer, OverlapStartsBucketsFromBackwardHooks) {
+  IdenticalRanksCommunicator comm(4);
+  auto params = make_params();
+  GradReducer reducer(params, comm, 200, {}, /*overlap=*/true);
+  auto loss = [&] {
+    torch::Tensor total = torch::zeros({});
+    for (size_t i = 0; i < params.size(); ++i)
+      total = total + (params[i] * static_cast<double>(i + 1)).sum();
+    return total;
+  };
+  loss().backward();  // not armed: a first pass whose gradients are not final yet
+  EXPECT_TRUE(comm.reduced_numels.empty());
+  reducer.arm();
+  loss().backward();
+  EXPECT_EQ(comm.reduced_numels.size(), 3u) << "every bucket started inside backward";
+  reducer.average();  // nothing left to add; waits and averages
+  EXPECT_EQ(comm.reduced_numels.size(), 3u);
+  for (size_t i = 0; i < params.size(); ++i) {  // two passes of (i + 1), averaged over 4 x 4 / 4
+    EXPECT_TRUE(params[i].grad().eq(2.0 * static_cast<double>(i + 1)).all().item<bool>()) << i;
+  }
+  reducer.zero_grad();
+  loss().backward();  // finalize() disarmed it
+  EXPECT_EQ(comm.reduced_numels.size(), 3u);
+}
+
 TEST(GradReducer, RefusesMixedDtypes) {
   auto comm = make_local_communicator();
   std::vector<torch::Tensor> params{torch::zeros({2}, torch::kFloat32).requires_grad_(true),
