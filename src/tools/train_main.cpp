@@ -100,6 +100,8 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--comm-timeout", c.comm_timeout,
                  "seconds a collective may wait before the job aborts");
   app.add_flag("--cache-data", c.cache_data, "load the whole data set into memory");
+  app.add_flag("--data-on-device", c.data_on_device,
+               "hold the uint8 data set on the training device and gather batches there");
   app.add_flag("--deterministic", c.deterministic, "deterministic algorithms only (debug)");
   app.add_flag("--detect-anomaly", c.detect_anomaly, "autograd anomaly detection (debug, slow)");
   app.add_flag("--check-nan", c.check_nan,

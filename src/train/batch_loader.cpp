@@ -75,6 +75,42 @@ HostBatch BatchLoader::next() {
   return batch;
 }
 
+DeviceBatches::DeviceBatches(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
+                             int64_t batch, const torch::Device& device)
+    : sampler_(std::move(sampler)), next_(sampler_.normalized({epoch, batch})) {
+  constexpr int64_t kChunk = 4096;  // images per host read (a bounded staging buffer)
+  const int64_t side = dataset.image_size();
+  const int64_t count = dataset.image_count();
+  const auto u8 = torch::TensorOptions().dtype(torch::kUInt8);
+  images_ = torch::empty({count, side, side, dataset.channels()}, u8.device(device));
+  torch::Tensor staging;
+  std::vector<int64_t> indices;
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t n = std::min(kChunk, count - first);
+    indices.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) indices[static_cast<size_t>(i)] = first + i;
+    if (device.is_cpu()) {  // read straight into place
+      dataset.read(indices.data(), indices.size(), images_[first].data_ptr<uint8_t>());
+      continue;
+    }
+    staging = torch::empty({n, side, side, dataset.channels()}, u8.pinned_memory(true));
+    dataset.read(indices.data(), indices.size(), staging.data_ptr<uint8_t>());
+    images_.narrow(0, first, n).copy_(staging);
+  }
+}
+
+HostBatch DeviceBatches::next() {
+  HostBatch batch;
+  batch.epoch = next_.epoch;
+  batch.batch = next_.batch;
+  batch.after = sampler_.after(next_);
+  const std::vector<int64_t> indices = sampler_.rank_batch(next_.epoch, next_.batch);
+  const torch::Tensor index = torch::tensor(indices, torch::kInt64).to(images_.device());
+  batch.images = images_.index_select(0, index);
+  next_ = batch.after;
+  return batch;
+}
+
 torch::Tensor to_training_batch(const torch::Tensor& images_u8, const torch::Device& device,
                                 at::MemoryFormat format) {
   torch::Tensor on_device = images_u8.to(device, /*non_blocking=*/true);

@@ -52,6 +52,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("sync-every", c.sync_every);
   visit("comm-timeout", c.comm_timeout);
   visit("cache-data", c.cache_data);
+  visit("data-on-device", c.data_on_device);
   visit("deterministic", c.deterministic);
   visit("detect-anomaly", c.detect_anomaly);
   visit("check-nan", c.check_nan);

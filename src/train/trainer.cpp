@@ -258,14 +258,21 @@ int Trainer::run() {
   if (comm_.rank() == 0)
     metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
   if (config_.cache_data) dataset_.cache_in_memory();
-  BatchLoader loader(dataset_, make_sampler(), cursor_.epoch, cursor_.batch,
-                     /*pin=*/device_.is_cuda());
+  std::unique_ptr<BatchLoader> loader;
+  std::unique_ptr<DeviceBatches> on_device;
+  if (config_.data_on_device) {
+    on_device = std::make_unique<DeviceBatches>(dataset_, make_sampler(), cursor_.epoch,
+                                                cursor_.batch, device_);
+  } else {
+    loader = std::make_unique<BatchLoader>(dataset_, make_sampler(), cursor_.epoch, cursor_.batch,
+                                           /*pin=*/device_.is_cuda());
+  }
   log_clock_ = std::chrono::steady_clock::now();
   log_clock_step_ = cursor_.step;
   const int64_t first_step = cursor_.step;
 
   while (cursor_.step < total_steps_) {
-    HostBatch host = loader.next();
+    HostBatch host = on_device ? on_device->next() : loader->next();
     torch::Tensor real =
         to_training_batch(host.images, device_, memory_format(config_.channels_last));
     torch::Tensor noise = draw_noise();

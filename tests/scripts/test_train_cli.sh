@@ -13,7 +13,7 @@ train="$BIN/dcgan-train"
 "$train" --help >"$tmp/help"
 for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
            --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
-           --backend --bucket-mb --overlap --sync-bn --check-every --on-nan --sync-every --optimizer --precision --channels-last --comm-timeout --cache-data \
+           --backend --bucket-mb --overlap --sync-bn --check-every --on-nan --sync-every --optimizer --precision --channels-last --comm-timeout --cache-data --data-on-device \
            --deterministic --detect-anomaly --check-nan --verbose --config; do
   grep -qE -- "^ +$opt( |=|,|$)" "$tmp/help" || fail "--help does not document $opt"
 done

@@ -19,7 +19,9 @@
 namespace dcgan::train {
 
 struct HostBatch {
-  torch::Tensor images;  // uint8 [B, H, W, C] on the host (pinned when loading for CUDA)
+  // uint8 [B, H, W, C]: on the host from BatchLoader (pinned when loading for CUDA), on the
+  // training device from DeviceBatches.
+  torch::Tensor images;
   int64_t epoch = 0;
   int64_t batch = 0;          // global batch index within the epoch
   data::EpochPosition after;  // where the stream stands once this batch is trained on
@@ -53,6 +55,22 @@ class BatchLoader {
   std::exception_ptr error_;
   bool stop_ = false;
   std::thread thread_;
+};
+
+// --data-on-device: the whole uint8 data set held on the training device (CelebA at 64x64 is
+// 2.5 GB), loaded once in chunks, and each batch gathered there by index in the EpochSampler's
+// order, the same batches as BatchLoader's: no reader thread and no image bytes crossing to the
+// device per step (only the batch's indices).
+class DeviceBatches {
+ public:
+  DeviceBatches(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
+                int64_t batch, const torch::Device& device);
+  HostBatch next();
+
+ private:
+  data::EpochSampler sampler_;
+  data::EpochPosition next_;
+  torch::Tensor images_;  // uint8 [N, H, W, C] on the device
 };
 
 // uint8 HWC -> float NCHW in [-1, 1] on `device`, as torchvision's ToTensor + Normalize(0.5, 0.5)

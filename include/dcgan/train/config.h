@@ -64,6 +64,7 @@ struct TrainConfig {
   int64_t sync_every = 0;
   int64_t comm_timeout = 600;  // seconds
   bool cache_data = false;
+  bool data_on_device = false;  // the uint8 data set held on the training device (DeviceBatches)
   // Debugging.
   bool deterministic = false;
   bool detect_anomaly = false;
