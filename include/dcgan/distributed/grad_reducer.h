@@ -44,7 +44,7 @@ class GradReducer {
 
   // Zeroes the flat buffer in place (use this instead of optimizer.zero_grad(), which would set
   // the .grad views to undefined), re-points any .grad that is no longer a view, and starts a new
-  // round of add()/finalize().
+  // round of add()/finalize() (waiting for and disarming a round an exception cut short).
   void zero_grad();
 
   // Marks one parameter's gradient as final. A bucket whose parameters are all final starts its
@@ -62,7 +62,8 @@ class GradReducer {
   // it before the add() that completes the last bucket.
   void flag_non_finite(const torch::Tensor& value);
   // After finalize(): a float32 scalar on the device, 1 when the averaged gradients or a flagged
-  // value were non-finite on any rank, else 0 (the same on every rank). No host read.
+  // value were non-finite on any rank, else 0 (the same on every rank). The passengers do not
+  // count. No host read.
   torch::Tensor non_finite() const;
 
   // The gradients (every parameter's slice, without the head).

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
+#include <cmath>
 #include <limits>
 
 #include "dcgan/common/errors.h"
@@ -147,6 +148,14 @@ TEST(GradReducer, PassengersRideOnTheLastBucket) {
   EXPECT_TRUE(var.equal(torch::full({2, 2}, 7.0f)));
   EXPECT_EQ(reducer.numel(), 100) << "the head is not a gradient";
   EXPECT_EQ(reducer.non_finite().item<float>(), 0.0f);
+  // A BN statistic gone NaN stays NaN; it must not count as a non-finite round (it would stop
+  // every later update, on more than one rank only).
+  reducer.zero_grad();
+  mean[1] = std::numeric_limits<float>::quiet_NaN();
+  for (const auto& p : params) p.sum().backward();
+  reducer.average();
+  EXPECT_TRUE(std::isnan(mean[1].item<float>()));
+  EXPECT_EQ(reducer.non_finite().item<float>(), 0.0f);
 }
 
 // non_finite(): 1 after a flagged non-finite loss or a non-finite gradient, until zero_grad().
@@ -208,6 +217,17 @@ TEST(GradReducer, OverlapStartsBucketsFromBackwardHooks) {
   reducer.zero_grad();
   loss().backward();  // finalize() disarmed it
   EXPECT_EQ(comm.reduced_numels.size(), 3u);
+  // A round cut short between arm() and finalize() (an exception): zero_grad() drains and
+  // disarms, so the next unarmed backward starts nothing.
+  reducer.zero_grad();
+  reducer.arm();
+  loss().backward();
+  EXPECT_EQ(comm.reduced_numels.size(), 6u);
+  reducer.zero_grad();
+  loss().backward();
+  EXPECT_EQ(comm.reduced_numels.size(), 6u);
+  reducer.average();
+  EXPECT_EQ(comm.reduced_numels.size(), 9u);
 }
 
 TEST(GradReducer, RefusesMixedDtypes) {
