@@ -120,7 +120,7 @@ void GradReducer::plan_buckets(size_t bucket_bytes) {
     current_bytes += bytes;
     bucket_of_param_[k] = static_cast<int>(buckets_.size());
   }
-  // The last bucket reduced (the one with the first parameter) carries the head.
+  // The last bucket to start (the one with the first parameter) carries the head.
   current.numel += current.offset;
   current.offset = 0;
   buckets_.push_back(current);
@@ -183,7 +183,7 @@ void GradReducer::require_views() const {
 void GradReducer::reset_round() {
   for (Bucket& bucket : buckets_) {
     bucket.pending = bucket.size;
-    bucket.reduced = false;
+    bucket.started = false;
   }
   added_.assign(params_.size(), false);
 }
@@ -191,7 +191,7 @@ void GradReducer::reset_round() {
 void GradReducer::finalize() {
   require_views();
   for (Bucket& bucket : buckets_) {
-    if (!bucket.reduced) start_bucket(bucket);
+    if (!bucket.started) start_bucket(bucket);
   }
   if (comm_.world_size() > 1) {
     torch::NoGradGuard no_grad;
@@ -247,7 +247,7 @@ void GradReducer::start_bucket(Bucket& bucket) {
     torch::Tensor slice = flat_.narrow(0, bucket.offset, bucket.numel);
     in_flight_.push_back(comm_.start_all_reduce(slice, ReduceOp::kSum));
   }
-  bucket.reduced = true;
+  bucket.started = true;
 }
 
 }  // namespace dcgan::distributed

@@ -75,9 +75,9 @@ class GradReducer {
   struct Bucket {
     int64_t offset = 0;  // elements into flat_
     int64_t numel = 0;
-    int size = 0;     // parameters in the bucket
-    int pending = 0;  // parameters not yet add()ed in this round
-    bool reduced = false;
+    int size = 0;          // parameters in the bucket
+    int pending = 0;       // parameters not yet add()ed in this round
+    bool started = false;  // its all-reduce is in flight or done
   };
   void point_grads_at_flat();
   void plan_buckets(size_t bucket_bytes);
