@@ -6,6 +6,11 @@ fake.detach(), D update, then the G step through a frozen D; BCE, Adam(2e-4, (0.
 --form tutorial: the tutorial as written (fp32, NCHW, torch.optim.Adam's default implementation).
 --form best: the best plain PyTorch: channels-last nets and batch, bf16 autocast around the forward
 passes, and Adam(fused=True).
+
+--device cuda: the same on the GPU with the batch already there (launch/gpu_check.sh). TF32 is off
+unless --tf32 (PyTorch allows it in cuDNN by default, so the tutorial as run gets it). BCELoss is
+computed on float32 outside autocast, which refuses it on CUDA (on the CPU autocast runs it in
+float32 anyway, so both forms compute the same loss as before).
 """
 import contextlib
 import argparse
@@ -54,7 +59,12 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--form", choices=("tutorial", "best"), default="tutorial")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 in cuDNN and matmuls (CUDA)")
     a = p.parse_args()
+    dev = torch.device(a.device)
+    torch.backends.cudnn.allow_tf32 = a.tf32
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
     best = a.form == "best"
     nz, ngf, ndf, nc, size = 100, 64, 64, 3, 64
 
@@ -64,16 +74,16 @@ def main():
     g.apply(weights_init)
     d.apply(weights_init)
     fmt = torch.channels_last if best else torch.contiguous_format
-    g, d = g.to(memory_format=fmt), d.to(memory_format=fmt)
+    g, d = g.to(dev, memory_format=fmt), d.to(dev, memory_format=fmt)
     adam = {"fused": True} if best else {}
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), **adam)
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), **adam)
     bce = nn.BCELoss()
-    real = (torch.rand(a.batch, nc, size, size) * 2 - 1).contiguous(memory_format=fmt)
+    real = (torch.rand(a.batch, nc, size, size, device=dev) * 2 - 1).contiguous(memory_format=fmt)
 
     def autocast():
         if best:
-            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+            return torch.autocast(device_type=a.device, dtype=torch.bfloat16)
         return contextlib.nullcontext()
     sink = 0.0
 
@@ -83,13 +93,13 @@ def main():
         d.zero_grad()
         with autocast():
             out = d(real)
-            err_d_real = bce(out, torch.full((a.batch,), 1.0))
+        err_d_real = bce(out.float(), torch.full((a.batch,), 1.0, device=dev))
         err_d_real.backward()
         d_x = out.mean().item()
         with autocast():
-            fake = g(torch.randn(a.batch, nz, 1, 1))
+            fake = g(torch.randn(a.batch, nz, 1, 1, device=dev))
             out = d(fake.detach())
-            err_d_fake = bce(out, torch.full((a.batch,), 0.0))
+        err_d_fake = bce(out.float(), torch.full((a.batch,), 0.0, device=dev))
         err_d_fake.backward()
         d_g_z1 = out.mean().item()
         opt_d.step()
@@ -98,24 +108,28 @@ def main():
         d.requires_grad_(False)
         with autocast():
             out = d(fake)
-            err_g = bce(out, torch.full((a.batch,), 1.0))
+        err_g = bce(out.float(), torch.full((a.batch,), 1.0, device=dev))
         err_g.backward()
         d.requires_grad_(True)
         d_g_z2 = out.mean().item()
         opt_g.step()
         sink += (err_d_real + err_d_fake).item() + err_g.item() + d_x + d_g_z1 + d_g_z2
 
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     for _ in range(a.warmup):
         step()
+    sync()
     wall_ms, cpu_ms = [], []
     for _ in range(a.steps):
         t0, c0 = time.perf_counter(), time.process_time()
         step()
+        sync()
         cpu_ms.append((time.process_time() - c0) * 1000.0)
         wall_ms.append((time.perf_counter() - t0) * 1000.0)
     # Upper median, as bench_step.cpp takes it.
     med = lambda v: sorted(v)[len(v) // 2]
-    print(f"python form={a.form} median_ms={med(wall_ms):.2f} min_ms={min(wall_ms):.2f} cpu_ms={med(cpu_ms):.2f} "
+    print(f"python form={a.form} device={a.device} tf32={int(a.tf32)} median_ms={med(wall_ms):.2f} "
+          f"min_ms={min(wall_ms):.2f} cpu_ms={med(cpu_ms):.2f} img_s={a.batch * 1000.0 / med(wall_ms):.1f} "
           f"threads={a.threads} batch={a.batch} size={size} torch={torch.__version__}")
 
 if __name__ == "__main__":

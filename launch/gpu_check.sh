@@ -2,8 +2,9 @@
 # One-shot check on a machine with one GPU, a preinstalled PyTorch and no package downloads:
 # unpack the Debian packages made by launch/fetch_debs.sh into a private prefix (never into /),
 # build the project against that prefix and the machine's torch, then run the unit tests on CUDA,
-# a one-rank NCCL training of 200 steps on synthetic 64x64 data, and the throughput benchmark.
-# Prints a summary table; writes logs and summary.txt under $OUT when set. Budget: < 8 min (H100).
+# a one-rank NCCL training of 200 steps on synthetic 64x64 data, and the benchmark table (the fast
+# path's combinations against the PyTorch tutorial's loop on the same GPU). Prints a summary table;
+# writes logs, summary.txt and bench_table.txt under $OUT when set. Budget: < 8 min (H100).
 #
 #   launch/gpu_check.sh DEBS_DIR            (DEBS_DIR: e.g. .debs/ from launch/fetch_debs.sh)
 #
@@ -126,28 +127,67 @@ gpu_train_nccl() {
   row train-nccl "$step_status" "$step_secs" "$detail"
 }
 
-# The throughput benchmark: bench/throughput.sh when the project has one (given the build's bin
-# folder and the data), else the trainer itself: 300 steps of batch 128 at 64x64 on one GPU, the
-# median of the images/s it logs every 50 steps, the first interval (warm-up) left out.
-gpu_benchmark() {
-  if [ -x "$DCGAN_ROOT/bench/throughput.sh" ]; then
-    run_step benchmark "$out/bench.log" timeout 180 "$DCGAN_ROOT/bench/throughput.sh" --bin "$bin" --data "$data" --device cuda
-    row benchmark "$step_status" "$step_secs" "$(tail -n 1 "$out/bench.log")"
-    return
-  fi
-  local run=$work/runs/bench ips
-  rm -rf "$run"
-  run_step benchmark "$out/bench.log" timeout 180 "$bin/dcgan-train" --data "$data" --out "$run" \
-    --steps "$BENCH_STEPS" --device "$DEVICE" --batch-size "$BATCH" --log-every 50 \
-    --sample-every 100000 --ckpt-every 100000
-  ips=$("$py" - "$run/metrics.jsonl" <<'EOF' 2>/dev/null
-import json, statistics, sys
-rates = [r["images_per_s"] for r in map(json.loads, open(sys.argv[1])) if "images_per_s" in r]
-rates = rates[1:] or rates  # the first interval includes the warm-up
-print(f"{statistics.median(rates):.0f}" if rates else "?")
-EOF
+# The benchmark: dcgan-train --benchmark over the fast path's combinations, one added at a time
+# (eager fp32 with libtorch's Adam, +fused Adam, +bf16, +channels-last, +data on the device, +the
+# CUDA graph), then the tutorial's Python loop with its batch on the GPU (fp32 with TF32 off and
+# on) and the best plain PyTorch (channels-last, bf16 autocast, fused Adam); the table gives each
+# form's img/s and its ratio to the Python tutorial fp32 (TF32 off).
+BENCH_FORMS=(
+  "eager fp32|--optimizer torch --precision fp32"
+  "+fused Adam|--optimizer fused --precision fp32"
+  "+bf16|--optimizer fused --precision bf16"
+  "+channels-last|--optimizer fused --precision bf16 --channels-last"
+  "+device data|--optimizer fused --precision bf16 --channels-last --data-on-device"
+  "+CUDA graph|--optimizer fused --precision bf16 --channels-last --data-on-device --cuda-graph"
 )
-  row benchmark "$step_status" "$step_secs" "$DEVICE, 64x64, batch $BATCH, $BENCH_STEPS steps: median ${ips:-?} img/s"
+PY_FORMS=(
+  "Python tutorial fp32|--form tutorial"
+  "Python tutorial tf32|--form tutorial --tf32"
+  "Python best|--form best"
+)
+gpu_benchmark() {
+  local log=$out/bench.log t0=$SECONDS i name flags line ips reference="" table=()
+  : > "$log"
+  local pyflags=(--device "$DEVICE" --batch "$BATCH" --steps "$BENCH_STEPS" --warmup 10)
+  [ "$DEVICE" = cpu ] && pyflags=(--device cpu --batch "$BATCH" --steps 5 --warmup 2 --threads 2)
+  for i in "${!PY_FORMS[@]}"; do
+    IFS='|' read -r name flags <<<"${PY_FORMS[$i]}"
+    [ "$DEVICE" = cpu ] && [[ "$flags" == *--tf32* ]] && continue
+    line=$(timeout 120 "$py" "$DCGAN_ROOT/bench/bench_step.py" "${pyflags[@]}" $flags 2>>"$log" | tail -n 1)
+    echo "$name: $line" >> "$log"
+    ips=$(sed -n 's/.*img_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    [ -z "$reference" ] && reference=$ips
+    table+=("$name|${ips:-FAIL}")
+  done
+  for i in "${!BENCH_FORMS[@]}"; do
+    IFS='|' read -r name flags <<<"${BENCH_FORMS[$i]}"
+    if [ "$DEVICE" = cpu ] && [[ "$flags" == *--cuda-graph* ]]; then
+      table+=("$name|n/a on CPU"); continue
+    fi
+    local run=$work/runs/bench$i
+    rm -rf "$run"
+    # shellcheck disable=SC2086
+    line=$(timeout 150 mpirun $GPU_PREFIX_MPIRUN_FLAGS -np 1 "$bin/dcgan-train" --data "$data" \
+      --out "$run" --benchmark "$BENCH_STEPS" --device "$DEVICE" --backend "$BACKEND" \
+      --batch-size "$BATCH" $flags 2>&1 | tee -a "$log" | grep -o 'benchmark: img_s=.*' | tail -n 1)
+    ips=$(sed -n 's/.*img_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    table+=("$name|${ips:-FAIL}|$(sed -n 's/.* share=\([0-9.]*\) peak_mib=\([0-9.]*\).*/\1 \2/p' <<<"$line")")
+  done
+  {
+    echo "benchmark on $DEVICE: 64x64, batch $BATCH per GPU, $BENCH_STEPS steps per form"
+    printf '%-22s %12s %14s %12s %12s\n' form img/s "/ Py fp32" "peak share" "peak MiB"
+    local row r_name r_ips r_rest share mib
+    for row in "${table[@]}"; do
+      IFS='|' read -r r_name r_ips r_rest <<<"$row"
+      read -r share mib <<<"${r_rest:-}"
+      printf '%-22s %12s %14s %12s %12s\n' "$r_name" "$r_ips" \
+        "$(awk -v x="$r_ips" -v y="${reference:-0}" 'BEGIN { if (x+0 > 0 && y+0 > 0) printf "%.2f", x / y; else print "-" }')" \
+        "$(awk -v s="${share:-}" 'BEGIN { if (s+0 > 0) printf "%.1f%%", 100 * s; else print "-" }')" "${mib:--}"
+    done
+  } | tee "$out/bench_table.txt"
+  step_secs=$(( SECONDS - t0 ))
+  if grep -q FAIL "$out/bench_table.txt"; then step_status=FAIL fail=1; else step_status=ok; fi
+  row benchmark "$step_status" "$step_secs" "$(grep '+CUDA graph' "$out/bench_table.txt" | awk '{print $3 " img/s with everything on, " $4 "x the Python tutorial"}')"
 }
 
 # --- 1. the prefix -------------------------------------------------------------------------
@@ -219,12 +259,12 @@ else
 fi
 
 # --- 5. CUDA steps -------------------------------------------------------------------------
-DEVICE=cuda BACKEND=nccl BATCH=128 TRAIN_STEPS=200 BENCH_STEPS=300
+DEVICE=cuda BACKEND=nccl BATCH=128 TRAIN_STEPS=200 BENCH_STEPS=200
 if [ "$cpu_mode" = 1 ]; then
   row unit-tests SKIP 0 "CPU mode (DCGAN_GPU_CPU=1): needs a GPU"
   if [ -x "$bin/dcgan-train" ]; then
     # The same steps on the CPU with the MPI backend, small, to exercise this script's logic.
-    DEVICE=cpu BACKEND=mpi BATCH=8 TRAIN_STEPS=20 BENCH_STEPS=60
+    DEVICE=cpu BACKEND=mpi BATCH=8 TRAIN_STEPS=20 BENCH_STEPS=4
     gpu_train_nccl
     gpu_benchmark
   else

@@ -104,6 +104,13 @@ class NcclCommunicator final : public Communicator {
     out = gathered;
   }
 
+  void synchronize(const char* what) override {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(device_).stream();
+    CUDA_CHECK(cudaEventRecord(done_.get(), torch_stream));
+    wait_event(what, 0, Clock::now() + timeout_);
+  }
+
   // A one-element NCCL all-reduce: it proves every rank reached this point and that the NCCL
   // communicator still works, under the same deadline as every other wait.
   void barrier() override {
@@ -166,8 +173,21 @@ class NcclCommunicator final : public Communicator {
     wait_idle(comm_.get(), what, deadline);
     CUDA_CHECK(cudaEventRecord(done_.get(), stream_.get()));
     CUDA_CHECK(cudaStreamWaitEvent(torch_stream, done_.get(), 0));
-    // The host waits as well, polling NCCL for errors: a dead peer never leaves this rank blocked
-    // in a CUDA synchronisation that nothing would ever end.
+    // Inside a CUDA graph capture nothing runs yet and a host wait is illegal: the collective is
+    // a node of the graph, and synchronize() after the replay holds the deadline.
+    if (capturing(torch_stream)) return;
+    wait_event(what, bytes, deadline);
+  }
+
+  static bool capturing(cudaStream_t stream) {
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+    return status != cudaStreamCaptureStatusNone;
+  }
+
+  // The host waits for done_, polling NCCL for errors: a dead peer never leaves this rank blocked
+  // in a CUDA synchronisation that nothing would ever end.
+  void wait_event(const char* what, size_t bytes, Clock::time_point deadline) {
     for (;;) {
       const cudaError_t state = cudaEventQuery(done_.get());
       if (state == cudaSuccess) return;
@@ -178,8 +198,9 @@ class NcclCommunicator final : public Communicator {
       }
       if (Clock::now() > deadline) {
         fail(comm_.get(), what,
-             dcgan::str("no completion within ", timeout_.count(), " s (", bytes,
-                        " bytes); a peer is dead or stuck"));
+             dcgan::str("no completion within ", timeout_.count(), " s",
+                        bytes > 0 ? dcgan::str(" (", bytes, " bytes)") : std::string(),
+                        "; a peer is dead or stuck"));
       }
       std::this_thread::yield();
     }

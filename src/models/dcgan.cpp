@@ -129,6 +129,34 @@ torch::Tensor DiscriminatorImpl::logits(const torch::Tensor& images) {
   return x.view(-1);
 }
 
+namespace {
+
+template <class Options>
+int64_t padding(const Options& options) {
+  return std::get<torch::ExpandingArray<2>>(options.padding())->at(0);
+}
+
+}  // namespace
+
+double conv_chain_flops(torch::nn::Module& module, int64_t side) {
+  double flops = 0;
+  auto macs = [](const torch::Tensor& weight) {  // in x out x k x k multiply-adds per position
+    return static_cast<double>(weight.numel());
+  };
+  for (const auto& child : module.modules(/*include_self=*/false)) {
+    if (const auto* c = child->as<nn::Conv2dImpl>()) {
+      const auto& o = c->options;
+      side = (side + 2 * padding(o) - o.kernel_size()->at(0)) / o.stride()->at(0) + 1;
+      flops += 2 * macs(c->weight) * static_cast<double>(side * side);
+    } else if (const auto* t = child->as<nn::ConvTranspose2dImpl>()) {
+      const auto& o = t->options;
+      flops += 2 * macs(t->weight) * static_cast<double>(side * side);  // per input position
+      side = (side - 1) * o.stride()->at(0) - 2 * padding(o) + o.kernel_size()->at(0);
+    }
+  }
+  return flops;
+}
+
 void init_weights(torch::nn::Module& module) {
   for (const auto& child : module.modules(/*include_self=*/true)) init_module(*child);
 }

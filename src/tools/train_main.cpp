@@ -42,6 +42,10 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_flag("--overwrite", c.overwrite,
                "start over in an --out that holds checkpoints: its old contents move to "
                "<out>.old-<time> (never deleted)");
+  app.add_option("--benchmark", c.benchmark,
+                 "time STEPS steps of this configuration (after a warm-up) and print img/s, the "
+                 "time per phase, peak memory and the FLOP rate; writes only logs to --out")
+      ->option_text("STEPS");
   app.add_option("--lock-wait", c.lock_wait,
                  "seconds to wait while another dcgan-train holds the run directory's lock, then "
                  "exit 2 naming it");
@@ -55,6 +59,10 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--batch-size", c.batch_size, "images per rank per step (global = x ranks)");
   app.add_option("--epochs", c.epochs, "epochs to train (ignored when --steps > 0)");
   app.add_option("--steps", c.steps, "steps to train; 0 = use --epochs");
+  app.add_option("--time-limit", c.time_limit,
+                 "seconds of training after which every rank stops at the same step, saves and "
+                 "exits 0 (0 = none)")
+      ->option_text("SECONDS");
   app.add_option("--lr", c.lr,
                  "Adam learning rate of every net; by model: dcgan 2e-4 (the tutorial), ae and vae "
                  "1e-3")
@@ -102,6 +110,9 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_flag("--cache-data", c.cache_data, "load the whole data set into memory");
   app.add_flag("--data-on-device", c.data_on_device,
                "hold the uint8 data set on the training device and gather batches there");
+  app.add_flag("--cuda-graph", c.cuda_graph,
+               "capture the whole step as one CUDA graph and replay it (CUDA + NCCL, with "
+               "--data-on-device)");
   app.add_flag("--deterministic", c.deterministic, "deterministic algorithms only (debug)");
   app.add_flag("--detect-anomaly", c.detect_anomaly, "autograd anomaly detection (debug, slow)");
   app.add_flag("--check-nan", c.check_nan,

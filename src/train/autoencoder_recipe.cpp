@@ -29,7 +29,7 @@ std::vector<torch::Tensor> concat(std::vector<torch::Tensor> a,
 class AutoencoderRecipe final : public Recipe {
  public:
   AutoencoderRecipe(const RecipeContext& context, bool variational)
-      : variational_(variational), guard_(step_options(context.config)) {
+      : variational_(variational), guard_(step_options(context)) {
     const TrainConfig& config = context.config;
     const models::DcganOptions options = recipe_model_options(context);
     torch::manual_seed(static_cast<uint64_t>(config.seed));  // init on the CPU, as the GAN's
@@ -51,7 +51,8 @@ class AutoencoderRecipe final : public Recipe {
         make_reducer(context, params,
                      concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
     beta_ = config.beta;
-    bf16_ = step_options(config).bf16;
+    bf16_ = step_options(context).bf16;
+    timer_ = context.timer;
     nz_ = config.nz;
     int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
     if (n >= kGridWidth) n -= n % kGridWidth;
@@ -113,15 +114,19 @@ class AutoencoderRecipe final : public Recipe {
     reducer_->flag_non_finite(loss);
     reducer_->arm();  // the one backward: buckets start as it fills them
     loss.backward();
+    lap(timer_, "model");
     reducer_->average();
+    lap(timer_, "all-reduce");
     const char* phase = variational_ ? "VAE" : "AE";
     result.skipped = guard_
                          .update(phase, "loss", loss.detach(), *reducer_, *optimizer_,
                                  {{"encoder.", encoder_.get()}, {"decoder.", decoder_.get()}}, step)
                          .reshape({1});
+    lap(timer_, "optimizer");
     const torch::Tensor rec_mse = (recon.detach() - real).pow(2).mean();
     result.stats = variational_ ? torch::stack({loss.detach(), rec_mse, kl.detach().mean()})
                                 : rec_mse.reshape({1});
+    lap(timer_, "other");
     return result;
   }
 
@@ -154,6 +159,7 @@ class AutoencoderRecipe final : public Recipe {
   torch::Tensor reference_;
   double beta_ = 1.0;
   bool bf16_ = false;
+  PhaseTimer* timer_ = nullptr;
   int64_t nz_ = 0;
 };
 

@@ -702,7 +702,17 @@ CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingSta
   }
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();  // a handle on the default
   cpu_rng.set_state(read("rng_cpu"));
-  state.z_generator->set_state(read("rng_z"));
+  const torch::Tensor z_state = read("rng_z");
+  const torch::Tensor z_now = state.z_generator->get_state();
+  if (z_state.numel() != z_now.numel()) {  // a CPU generator's state into a CUDA one, or back
+    throw UsageError(dcgan::str(
+        "checkpoint ", ckpt_dir, ": its latent-noise RNG state has ", z_state.numel(),
+        " bytes but this run's generator on ", state.z_generator->device(), " takes ",
+        z_now.numel(),
+        " HINT: resume with the --device and --data-on-device of the run that wrote it (with "
+        "--data-on-device on CUDA the noise is drawn on the GPU)"));
+  }
+  state.z_generator->set_state(z_state);
   torch::Tensor cuda_state;
   if (state.cuda_rng && archive.try_read("rng_cuda", cuda_state)) {
     at::Generator cuda_rng = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA));

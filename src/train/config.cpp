@@ -28,6 +28,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("batch-size", c.batch_size);
   visit("epochs", c.epochs);
   visit("steps", c.steps);
+  visit("time-limit", c.time_limit);
   visit("lr", c.lr);
   visit("beta1", c.beta1);
   visit("beta2", c.beta2);
@@ -53,6 +54,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("comm-timeout", c.comm_timeout);
   visit("cache-data", c.cache_data);
   visit("data-on-device", c.data_on_device);
+  visit("cuda-graph", c.cuda_graph);
   visit("deterministic", c.deterministic);
   visit("detect-anomaly", c.detect_anomaly);
   visit("check-nan", c.check_nan);
@@ -166,6 +168,7 @@ void validate_config(const TrainConfig& c) {
   require(c.batch_size > 0, "batch-size", str("must be positive, got ", c.batch_size));
   require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");
   require(c.steps >= 0, "steps", "must not be negative");
+  require(c.time_limit >= 0, "time-limit", str("must not be negative, got ", c.time_limit));
   // kModelDefault stands for the model's value (resolve_model_defaults).
   require(c.lr > 0 || is_model_default(c.lr), "lr", "must be positive");
   require(
@@ -191,8 +194,23 @@ void validate_config(const TrainConfig& c) {
           str("must be fp32, tf32 or bf16, got '", c.precision, "'"));
   require(c.optimizer == "fused" || c.optimizer == "torch", "optimizer",
           str("must be fused or torch, got '", c.optimizer, "'"));
+  if (c.cuda_graph) {  // what would put a host read or a host-side input into the captured step
+    require(c.data_on_device, "cuda-graph",
+            "needs --data-on-device (the graph's inputs and noise live on the GPU)");
+    require(c.optimizer == "fused", "cuda-graph",
+            "needs --optimizer fused (libtorch's Adam reads its step on the host)");
+    require(!c.check_nan, "cuda-graph",
+            "and --check-nan exclude each other (host reads per phase)");
+    require(!c.detect_anomaly, "cuda-graph",
+            "and --detect-anomaly exclude each other (host reads per phase)");
+    require(!c.sync_bn, "cuda-graph",
+            "and --sync-bn exclude each other (sync-BN reads its counts on the host)");
+  }
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");
   require(c.lock_wait >= 0, "lock-wait", str("must not be negative, got ", c.lock_wait));
+  require(c.benchmark >= 0, "benchmark", str("must not be negative, got ", c.benchmark));
+  require(!(c.benchmark > 0 && !c.resume.empty()), "benchmark",
+          "and --resume exclude each other: a benchmark starts from a fresh model");
   require(!(c.overwrite && !c.resume.empty()), "overwrite",
           "and --resume exclude each other: --resume continues the run, --overwrite starts over");
 }
@@ -244,6 +262,7 @@ std::string config_table(const TrainConfig& config, const RunShape& shape) {
   row("resume", copy.resume);
   row("overwrite", copy.overwrite);
   row("lock-wait", copy.lock_wait);
+  if (copy.benchmark > 0) row("benchmark", copy.benchmark);
   RunShape shape_copy = shape;
   for_each_shape_field(shape_copy, [&](const char* key, auto& value) { row(key, value); });
   row("global-batch", config.batch_size * shape.world_size);

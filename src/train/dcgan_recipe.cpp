@@ -37,8 +37,12 @@ class DcganRecipe final : public Recipe {
     reducer_g_ = make_reducer(context, generator_->parameters(), std::move(passengers));
     reducer_d_ = make_reducer(context, discriminator_->parameters());
     step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
-                                      *reducer_d_, step_options(config));
+                                      *reducer_d_, step_options(context));
     nz_ = config.nz;
+    // D runs forward and backward three times (real, fake, and for G's loss: its input gradient
+    // and, as autograd computes it, its weight gradient), G forward once and backward once.
+    flops_ = 3 * models::conv_chain_flops(*generator_, 1) +
+             9 * models::conv_chain_flops(*discriminator_, options.image_size);
   }
 
   std::string model() const override { return "dcgan"; }
@@ -64,6 +68,7 @@ class DcganRecipe final : public Recipe {
     return step_->run(real, noise, step);
   }
   void report(int64_t step) override { step_->report(step); }
+  double step_flops_per_image() const override { return flops_; }
   std::vector<SampleGrid> samples(int64_t step) override {
     torch::NoGradGuard no_grad;
     generator_->eval();
@@ -82,6 +87,7 @@ class DcganRecipe final : public Recipe {
   std::unique_ptr<GanStep> step_;
   torch::Tensor fixed_noise_;
   int64_t nz_ = 0;
+  double flops_ = 0;
 };
 
 }  // namespace

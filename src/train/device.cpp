@@ -1,7 +1,11 @@
 // Device, threads, debug modes and the preemption signal flag.
 #include "dcgan/train/device.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <sched.h>
+#ifdef DCGAN_WITH_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
 
 #include <csignal>
 #include <cstdlib>
@@ -42,6 +46,17 @@ void apply_debug_modes(bool deterministic, bool detect_anomaly) {
     at::globalContext().setBenchmarkCuDNN(false);
   }
   if (detect_anomaly) torch::autograd::AnomalyMode::set_enabled(true);
+}
+
+at::Generator make_generator(torch::Device device, uint64_t seed) {
+  if (!device.is_cuda()) return at::detail::createCPUGenerator(seed);
+#ifdef DCGAN_WITH_CUDA
+  at::Generator generator = at::cuda::detail::createCUDAGenerator(device.index());
+  generator.set_current_seed(seed);
+  return generator;
+#else
+  throw Error(str("no CUDA in this build for a generator on ", device.str()));
+#endif
 }
 
 std::atomic<int>& stop_signal() { return g_stop_signal; }

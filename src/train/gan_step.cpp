@@ -69,6 +69,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   guard_.check_loss("loss_d_real", err_d_real, step);
   reducer_d_.flag_non_finite(err_d_real);
   err_d_real.backward();
+  lap(options_.timer, "D");
 
   // 3. Fake images from this rank's rows of the global latent draw.
   // 4. D on detached fakes, target 0; gradients accumulate onto the real pass's.
@@ -77,6 +78,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   {
     AutocastScope autocast(options_.bf16, real.device());
     fake = g_->forward(z);
+    lap(options_.timer, "G");  // autocast runs G's forward at once: this is G's time
     out_fake = d_->logits(fake.detach());
   }
   label.fill_(0.0);
@@ -86,13 +88,16 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   reducer_d_.arm();  // D's last backward: its buckets start as this pass fills them
   err_d_fake.backward();
   torch::Tensor err_d = err_d_real.detach() + err_d_fake.detach();
+  lap(options_.timer, "D");
 
   // 5. Average D's gradients across ranks (wait for the buckets backward started).
   reducer_d_.average();
+  lap(options_.timer, "all-reduce");
 
   // 6. D update, skipped on the device on every rank after a non-finite loss or gradient.
   const torch::Tensor skipped_d =
       guard_.update("D", "loss_d", err_d, reducer_d_, opt_d_, {{"", d_.get()}}, step);
+  lap(options_.timer, "optimizer");
 
   // 7. G.zero_grad.
   reducer_g_.zero_grad();
@@ -113,14 +118,17 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
     reducer_g_.arm();
     err_g.backward();
   }
+  lap(options_.timer, "G");
 
   // 9. Average G's gradients across ranks (both nets' BN statistics ride along).
   reducer_g_.average();
+  lap(options_.timer, "all-reduce");
 
   // 10. G update.
   const torch::Tensor skipped_g =
       guard_.update("G", "loss_g", err_g.detach(), reducer_g_, opt_g_, {{"", g_.get()}}, step);
   result.skipped = torch::stack({skipped_d, skipped_g});
+  lap(options_.timer, "optimizer");
 
   // D(x), D(G(z)): the mean probability, the sigmoid of the logits, as the tutorial logs it.
   auto mean_probability = [](const torch::Tensor& logits) {
@@ -128,6 +136,7 @@ StepResult GanStep::run(const torch::Tensor& real, const torch::Tensor& z, int64
   };
   result.stats = torch::stack({err_d, err_g.detach(), mean_probability(out_real),
                                mean_probability(out_fake), mean_probability(out_g)});
+  lap(options_.timer, "other");
   return result;
 }
 

@@ -43,13 +43,15 @@ std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& cont
       std::move(passengers), overlap);
 }
 
-StepOptions step_options(const TrainConfig& config) {
+StepOptions step_options(const RecipeContext& context) {
+  const TrainConfig& config = context.config;
   StepOptions options;
   options.real_label = config.real_label;
   options.skip_non_finite = config.on_nan == "skip";
   options.check_each_phase = config.check_nan;
   options.beta = config.beta;
   options.bf16 = parse_precision(config.precision) == Precision::kBf16;
+  options.timer = context.timer;
   return options;
 }
 

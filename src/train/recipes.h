@@ -29,8 +29,9 @@ std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& cont
                                                        std::vector<torch::Tensor> params,
                                                        std::vector<torch::Tensor> passengers = {});
 
-// The step options the config implies (--real-label, --on-nan, --check-nan, --beta).
-StepOptions step_options(const TrainConfig& config);
+// The step options the context implies (--real-label, --on-nan, --check-nan, --beta,
+// --precision, the benchmark's timer).
+StepOptions step_options(const RecipeContext& context);
 
 std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context);
 std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational);

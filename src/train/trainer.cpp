@@ -3,8 +3,6 @@
 // recipe names.
 #include "dcgan/train/trainer.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
@@ -12,8 +10,11 @@
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
 #include "dcgan/train/batch_loader.h"
+#include "dcgan/train/benchmark.h"
+#include "dcgan/train/device.h"
 #include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
+#include "dcgan/train/step_graph.h"
 #include "posix_fs.h"
 
 namespace dcgan::train {
@@ -24,13 +25,21 @@ constexpr int64_t kReferenceCount = 64;  // samples/real.png: an 8x8 grid
 // training draw does not repeat the fixed noise.
 constexpr int64_t kLatentSeedOffset = 1;
 
+// Untimed steps before a benchmark times any (after a CUDA graph's own warm-up and capture).
+constexpr int64_t kBenchmarkWarmupSteps = 5;
+
 bool every(int64_t step, int64_t period) { return period > 0 && step % period == 0; }
 
 }  // namespace
 
 Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::ShardDataset& dataset,
                  torch::Device device, const std::atomic<int>* stop)
-    : config_(std::move(config)), comm_(comm), dataset_(dataset), device_(device), stop_(stop) {
+    : config_(std::move(config)),
+      comm_(comm),
+      dataset_(dataset),
+      device_(device),
+      stop_(stop),
+      timer_(device) {
   resolve_model_defaults(&config_);
   validate_config(config_);
   shape_.image_size = dataset_.image_size();
@@ -50,11 +59,25 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   epochs_shown_ = (total_steps_ + batches_per_epoch_ - 1) / batches_per_epoch_;
   reference_ = reference_images();
   apply_precision(parse_precision(config_.precision));
-  recipe_ = make_recipe({config_, shape_, comm_, device_, reference_});
+  recipe_ = make_recipe({config_, shape_, comm_, device_, reference_, &timer_});
   set_memory_formats();
   stat_names_ = recipe_->stat_names();
-  z_generator_ =
-      at::detail::createCPUGenerator(static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
+  // The noise is drawn on the host, except with --data-on-device on CUDA: on the GPU, from a
+  // generator that a CUDA graph can replay.
+  z_generator_ = make_generator(config_.data_on_device ? device_ : torch::Device(torch::kCPU),
+                                static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
+  if (config_.cuda_graph) {
+    if (!device_.is_cuda()) {
+      throw UsageError(
+          str("--cuda-graph needs a CUDA device; this rank trains on ", device_.str()));
+    }
+    if (comm_.backend_name() == "mpi") {
+      throw UsageError(
+          "--cuda-graph needs the NCCL backend (--backend mpi stages every collective through "
+          "the host)");
+    }
+    graph_ = std::make_unique<StepGraph>(device_, z_generator_);
+  }
   start_state();
 }
 
@@ -146,7 +169,8 @@ torch::Tensor Trainer::draw_noise() {
   const int64_t width = recipe_->noise_size();
   if (width == 0) return {};
   const int64_t b = config_.batch_size;
-  torch::Tensor all = torch::randn({b * shape_.world_size, width, 1, 1}, z_generator_);
+  torch::Tensor all = torch::randn({b * shape_.world_size, width, 1, 1}, z_generator_,
+                                   torch::TensorOptions().device(z_generator_.device()));
   return all.narrow(0, comm_.rank() * b, b).to(device_);
 }
 
@@ -186,14 +210,22 @@ std::string Trainer::write_checkpoint() {
   return dir;
 }
 
-bool Trainer::stop_agreed() {
-  int flag = stop_ != nullptr ? stop_->load() : 0;
-  if (shape_.world_size > 1) {  // one-int max all-reduce: any rank's signal stops every rank here
-    torch::Tensor t = torch::tensor({flag}, torch::kInt32);
-    comm_.all_reduce(t, distributed::ReduceOp::kMax);
-    flag = t.item<int32_t>();
+Trainer::Stop Trainer::stop_agreed() {
+  int signal = stop_ != nullptr ? stop_->load() : 0;
+  int out_of_time = 0;
+  if (config_.time_limit > 0) {
+    const double trained =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - run_clock_).count();
+    out_of_time = trained >= config_.time_limit ? 1 : 0;
   }
-  return flag != 0;
+  if (shape_.world_size > 1) {  // a two-int max all-reduce: any rank's reason stops every rank
+    torch::Tensor t = torch::tensor({signal, out_of_time}, torch::kInt32);
+    comm_.all_reduce(t, distributed::ReduceOp::kMax);
+    signal = t[0].item<int32_t>();
+    out_of_time = t[1].item<int32_t>();
+  }
+  if (signal != 0) return Stop::kSignal;
+  return out_of_time != 0 ? Stop::kTimeLimit : Stop::kNone;
 }
 
 void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch,
@@ -228,6 +260,18 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
                          recipe_->console_stats(values), images_per_s));
 }
 
+StepResult Trainer::run_step(const torch::Tensor& real, int64_t step) {
+  if (!graph_) {
+    torch::Tensor noise = draw_noise();
+    lap(&timer_, "data");
+    return recipe_->step(real, noise, step);
+  }
+  // The graph reads its batch from one static tensor and draws its noise inside the step.
+  if (!static_real_.defined()) static_real_ = torch::empty_like(real);
+  static_real_.copy_(real);
+  return graph_->run([&] { return recipe_->step(static_real_, draw_noise(), step); });
+}
+
 bool Trainer::sync_point(int64_t step) const {
   return every(step, sync_every_) || every(step, config_.log_every) ||
          every(step, config_.sample_every) || every(step, config_.ckpt_every) ||
@@ -246,7 +290,80 @@ void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t e
   if (every(step, config_.ckpt_every)) write_checkpoint();
 }
 
+Trainer::Batches Trainer::make_batches() {
+  Batches batches;
+  if (config_.data_on_device) {
+    batches.on_device = std::make_unique<DeviceBatches>(dataset_, make_sampler(), cursor_.epoch,
+                                                        cursor_.batch, device_);
+  } else {
+    batches.loader = std::make_unique<BatchLoader>(dataset_, make_sampler(), cursor_.epoch,
+                                                   cursor_.batch, /*pin=*/device_.is_cuda());
+  }
+  return batches;
+}
+
+HostBatch Trainer::Batches::next() { return on_device ? on_device->next() : loader->next(); }
+
+Trainer::Batches::Batches() = default;
+Trainer::Batches::Batches(Batches&&) noexcept = default;
+Trainer::Batches::~Batches() = default;
+
+void Trainer::wait_for_device() {
+  if (graph_) comm_.synchronize("the CUDA graph's step");
+  if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
+}
+
+int Trainer::run_benchmark() {
+  log::info(config_table(config_, shape_));
+  if (config_.cache_data) dataset_.cache_in_memory();
+  Batches batches = make_batches();
+  auto one_step = [&] {
+    HostBatch host = batches.next();
+    torch::Tensor real =
+        to_training_batch(host.images, device_, memory_format(config_.channels_last));
+    run_step(real, cursor_.step + 1);
+    cursor_.step += 1;
+  };
+  // Warm-up: lazy set-up, and with --cuda-graph its eager steps and the capture.
+  const int64_t warmup = (graph_ ? StepGraph::kWarmupSteps : 0) + kBenchmarkWarmupSteps;
+  const int64_t steps = config_.benchmark;
+  for (int64_t i = 0; i < warmup; ++i) one_step();
+  wait_for_device();
+  recipe_->report(cursor_.step);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < steps; ++i) one_step();
+  wait_for_device();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  recipe_->report(cursor_.step);
+  // The phases: as many steps again, each phase waited for (which hides nothing: their sum is
+  // above the free-running step). A graph is one launch; it has no phases to split.
+  std::vector<std::pair<std::string, double>> phases;
+  if (!graph_) {
+    timer_.enable(true);
+    for (int64_t i = 0; i < steps; ++i) one_step();
+    timer_.lap("other");
+    phases = timer_.seconds();
+    timer_.enable(false);
+    recipe_->report(cursor_.step);
+  }
+  const int64_t global_batch = config_.batch_size * shape_.world_size;
+  BenchmarkFigures figures;
+  figures.images_per_s = static_cast<double>(steps * global_batch) / std::max(seconds, 1e-9);
+  figures.step_ms = 1e3 * seconds / static_cast<double>(steps);
+  figures.flops_per_image = recipe_->step_flops_per_image();
+  figures.peak_bytes = peak_memory_bytes(device_);
+  figures.peak_tflops = device_peak_tflops(device_, parse_precision(config_.precision));
+  for (auto& [name, total] : phases) total = 1e3 * total / static_cast<double>(steps);
+  figures.phase_ms = phases;
+  if (comm_.rank() == 0) log::info(benchmark_table(config_, shape_, warmup, steps, figures));
+  comm_.barrier();
+  log::flush();
+  return static_cast<int>(ExitCode::kOk);
+}
+
 int Trainer::run() {
+  if (config_.benchmark > 0) return run_benchmark();
   log::info(config_table(config_, shape_));
   log::info(str("global batch ", config_.batch_size * shape_.world_size, " (", config_.batch_size,
                 " per rank x ", shape_.world_size, " ranks, backend ", comm_.backend_name(), "), ",
@@ -258,25 +375,17 @@ int Trainer::run() {
   if (comm_.rank() == 0)
     metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
   if (config_.cache_data) dataset_.cache_in_memory();
-  std::unique_ptr<BatchLoader> loader;
-  std::unique_ptr<DeviceBatches> on_device;
-  if (config_.data_on_device) {
-    on_device = std::make_unique<DeviceBatches>(dataset_, make_sampler(), cursor_.epoch,
-                                                cursor_.batch, device_);
-  } else {
-    loader = std::make_unique<BatchLoader>(dataset_, make_sampler(), cursor_.epoch, cursor_.batch,
-                                           /*pin=*/device_.is_cuda());
-  }
+  Batches batches = make_batches();
   log_clock_ = std::chrono::steady_clock::now();
+  run_clock_ = log_clock_;
   log_clock_step_ = cursor_.step;
   const int64_t first_step = cursor_.step;
 
   while (cursor_.step < total_steps_) {
-    HostBatch host = on_device ? on_device->next() : loader->next();
+    HostBatch host = batches.next();
     torch::Tensor real =
         to_training_batch(host.images, device_, memory_format(config_.channels_last));
-    torch::Tensor noise = draw_noise();
-    const StepResult result = recipe_->step(real, noise, cursor_.step + 1);
+    const StepResult result = run_step(real, cursor_.step + 1);
     cursor_.step += 1;
     cursor_.epoch = host.after.epoch;
     cursor_.batch = host.after.batch;
@@ -284,15 +393,22 @@ int Trainer::run() {
     // a non-finite update fails here (before any checkpoint of this step), and the stop signal
     // is agreed on here.
     const bool sync = sync_point(cursor_.step);
+    if (sync && graph_) comm_.synchronize("the CUDA graph's step");  // the replays' deadline
     if (sync) recipe_->report(cursor_.step);
     after_each_step(result, host.batch, host.epoch, metrics.get());
     if (after_step_) after_step_(cursor_.step);
-    if (sync && stop_agreed()) {
+    const Stop stop = sync ? stop_agreed() : Stop::kNone;
+    if (stop == Stop::kSignal) {
       log::warn(str("stop signal: every rank stops after step ", cursor_.step, "; saving"));
       if (last_checkpoint_step_ != cursor_.step) write_checkpoint();
       comm_.barrier();  // no rank exits before rank 0's checkpoint is complete
       log::flush();
       return static_cast<int>(ExitCode::kPreempted);
+    }
+    if (stop == Stop::kTimeLimit) {  // a finished run: samples, checkpoint, exit 0
+      log::info(str("--time-limit ", config_.time_limit, " s reached: every rank stops after step ",
+                    cursor_.step, " of ", total_steps_, " (--resume continues towards the rest)"));
+      break;
     }
   }
   if (cursor_.step > first_step || !resumed_) {

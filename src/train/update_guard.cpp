@@ -35,6 +35,7 @@ UpdateGuard::Phase& UpdateGuard::phase(const char* name, const char* loss_name,
   const auto counter = torch::TensorOptions().dtype(torch::kInt64).device(like.device());
   p.first_bad = torch::zeros({}, counter);
   p.skipped = torch::zeros({}, counter);
+  p.updates = torch::zeros({}, counter);
   phases_.push_back(std::move(p));
   return phases_.back();
 }
@@ -44,13 +45,18 @@ torch::Tensor UpdateGuard::update(const char* phase_name, const char* loss_name,
                                   torch::optim::Adam& optimizer, const PrefixedModules& modules,
                                   int64_t step) {
   Phase& p = phase(phase_name, loss_name, loss);
+  if (base_step_ < 0) base_step_ = step - 1;
   p.modules = modules;
   p.loss = loss.detach();
   const torch::Tensor found = reducer.non_finite();
   if (options_.check_each_phase && found.item<float>() != 0) fail(p, step, step);
   step_unless(optimizer, found);
+  // Every counter is updated in place and the step number is counted on the device (base_step_ +
+  // updates), so a captured CUDA graph that replays this keeps counting the right steps.
   const torch::Tensor bad = found.to(torch::kInt64);
-  p.first_bad = torch::where((p.first_bad == 0) & (bad != 0), step, p.first_bad);
+  p.updates.add_(1);
+  p.first_bad.copy_(
+      torch::where((p.first_bad == 0) & (bad != 0), p.updates + base_step_, p.first_bad));
   p.skipped.add_(bad);
   return found;
 }

@@ -14,6 +14,7 @@ train="$BIN/dcgan-train"
 for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
            --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
            --backend --bucket-mb --overlap --sync-bn --check-every --on-nan --sync-every --optimizer --precision --channels-last --comm-timeout --cache-data --data-on-device \
+           --cuda-graph --benchmark --time-limit \
            --deterministic --detect-anomaly --check-nan --verbose --config; do
   grep -qE -- "^ +$opt( |=|,|$)" "$tmp/help" || fail "--help does not document $opt"
 done
@@ -134,4 +135,29 @@ grep -q "step 4: 4 updates of G skipped on every rank since the last check (firs
 grep -q "step 12: 4 updates of G skipped on every rank since the last check (first at step 9)" "$tmp/nanskip.out" \
   || fail "no skip report at step 12"
 expect 2 "--sync-every must not be negative" -- "$train" "${common[@]}" --out "$tmp/x" --sync-every -1
+
+# --cuda-graph is refused where it cannot run: without the data on the device, then on the CPU.
+expect 2 "--cuda-graph needs --data-on-device" -- "$train" "${common[@]}" --out "$tmp/g1" --steps 2 --cuda-graph
+expect 2 "--cuda-graph needs a CUDA device; this rank trains on cpu" -- "$train" "${common[@]}" \
+  --out "$tmp/g2" --steps 2 --cuda-graph --data-on-device
+expect 2 "--cuda-graph needs --optimizer fused" -- "$train" "${common[@]}" --out "$tmp/g3" --steps 2 \
+  --cuda-graph --data-on-device --optimizer torch
+
+# --benchmark 4: 5 warm-up steps, 4 timed, 4 with the phases; the table and the machine-readable
+# line, the FLOP floor of this net, and no run files.
+"$train" "${common[@]}" --out "$tmp/bench" --benchmark 4 >"$tmp/bench.out" 2>&1 || { cat "$tmp/bench.out"; fail "--benchmark"; }
+grep -qE "benchmark: img_s=[0-9.]+ step_ms=[0-9.]+ tflops=[0-9.]+ share=[0-9.]+ peak_mib=[0-9.]+ ms_data=[0-9.]+ ms_D=[0-9.]+ ms_G=[0-9.]+ ms_all-reduce=[0-9.]+ ms_optimizer=[0-9.]+ ms_other=[0-9.]+" "$tmp/bench.out" \
+  || { cat "$tmp/bench.out"; fail "no benchmark line"; }
+grep -qE "FLOP per image \(floor\) +0\.0[0-9]+ G" "$tmp/bench.out" || fail "no FLOP floor in the table"
+for f in metrics.jsonl config.toml checkpoints samples; do
+  [ ! -e "$tmp/bench/$f" ] || fail "--benchmark wrote $f"
+done
+
+# --time-limit: every rank stops at the first sync point after the limit, with the samples and a
+# checkpoint of that step, and exit 0; --resume continues towards --steps.
+"$train" "${common[@]}" --out "$tmp/limit" --steps 100000 --time-limit 1 >"$tmp/limit.out" 2>&1 || { cat "$tmp/limit.out"; fail "--time-limit"; }
+stopped=$(sed -n 's/.*--time-limit 1 s reached: every rank stops after step \([0-9]*\) of 100000.*/\1/p' "$tmp/limit.out")
+[ -n "$stopped" ] && [ "$stopped" -gt 0 ] && [ "$stopped" -lt 100000 ] || { cat "$tmp/limit.out"; fail "no time-limit stop"; }
+[ "$(cat "$tmp/limit/checkpoints/latest")" = "$(printf 'step-%06d' "$stopped")" ] || fail "no checkpoint at step $stopped"
+[ -s "$tmp/limit/samples/$(printf 'step-%06d' "$stopped").png" ] || fail "no sample grid at step $stopped"
 echo "test_train_cli: ok"

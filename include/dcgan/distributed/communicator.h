@@ -34,8 +34,9 @@ class Communicator {
   // same shape and dtype. Tensors must be contiguous float32/float64/int32/int64 (Error
   // otherwise). CPU tensors always go through MPI. CUDA tensors go through NCCL with the NCCL
   // backend (on its device, ordered after torch's current stream; the call returns when the result
-  // is ready, or ends the job at the --comm-timeout deadline); the MPI backend stages them through
-  // host memory.
+  // is ready, or ends the job at the --comm-timeout deadline; while torch's stream is being
+  // captured into a CUDA graph it only enqueues, and synchronize() holds the deadline); the MPI
+  // backend stages them through host memory.
   // Every wait has the --comm-timeout deadline on every backend: the MPI backend makes
   // non-blocking calls and tests them against it; NCCL polls ncclCommGetAsyncError. On expiry the
   // rank logs the collective and ends the job (exit 1).
@@ -51,6 +52,11 @@ class Communicator {
   // shape [world, *in.shape] on in's device, rank r's tensor at out[r].
   virtual void all_gather(const torch::Tensor& in, torch::Tensor& out) = 0;
   virtual void barrier() = 0;
+  // Waits until the device work queued so far on this rank has finished, under the deadline: a
+  // replayed CUDA graph's collectives (captured without host waits) then end the job at
+  // --comm-timeout like any other. `what` names the work in the failure line. A no-op where every
+  // collective already returns complete (MPI, local).
+  virtual void synchronize(const char* what) { (void)what; }
 };
 
 struct CommConfig {

@@ -60,6 +60,11 @@ torch::nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* 
 // norm biases 0. Uses the current default torch generator (seed it first).
 void init_weights(torch::nn::Module& module);
 
+// Floating-point operations (2 per multiply-add) of the convolutions of one forward pass of
+// `module` for one image, whose convolutions form a chain (as G's and D's do), starting from a
+// square input of side `side`. The benchmark's FLOP floor; norms and activations are not counted.
+double conv_chain_flops(torch::nn::Module& module, int64_t side);
+
 // Throws UsageError unless size is 32, 64 or 128.
 void validate_options(const DcganOptions& options);
 

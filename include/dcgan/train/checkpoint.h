@@ -66,7 +66,7 @@ struct TrainingState {
   std::vector<NamedModule> modules;
   std::vector<NamedOptimizer> optimizers;
   std::vector<NamedTensor> tensors;
-  at::Generator* z_generator = nullptr;  // the step-noise RNG (CPU)
+  at::Generator* z_generator = nullptr;  // the step-noise RNG (CPU; CUDA with --data-on-device)
   TrainCursor* cursor = nullptr;
   bool cuda_rng = false;  // save/restore the default CUDA generator too
 };

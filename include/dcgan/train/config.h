@@ -24,6 +24,9 @@ struct TrainConfig {
   // Per invocation, like `resume` (never written to config.toml).
   bool overwrite = false;  // a fresh run over old checkpoints moves them to <out>.old-<time>
   double lock_wait = 0;    // seconds to wait for another trainer's lock on <out>
+  // > 0: dcgan-train --benchmark STEPS: time STEPS steps (and as many again per phase) of this
+  // configuration and print the table; nothing but the logs is written to <out>.
+  int64_t benchmark = 0;
   // Model (image size and channels come from the data set's manifest).
   std::string model = "dcgan";  // dcgan | ae | vae
   int64_t nz = 100;
@@ -33,6 +36,9 @@ struct TrainConfig {
   int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
   int64_t epochs = 5;
   int64_t steps = 0;  // > 0 overrides epochs
+  // > 0: stop at the first sync point after this many seconds of training (every rank at the same
+  // step, agreed with the stop signal), write samples and a checkpoint, and exit 0.
+  double time_limit = 0;
   // lr and beta1 NaN (kModelDefault) mean the model's default (resolve_model_defaults).
   double lr = kModelDefault;     // dcgan 2e-4 (the tutorial); ae, vae 1e-3
   double beta1 = kModelDefault;  // dcgan 0.5 (the tutorial); ae, vae 0.9
@@ -65,6 +71,9 @@ struct TrainConfig {
   int64_t comm_timeout = 600;  // seconds
   bool cache_data = false;
   bool data_on_device = false;  // the uint8 data set held on the training device (DeviceBatches)
+  // The whole step captured once as a CUDA graph and replayed (StepGraph): CUDA with NCCL only,
+  // and with --data-on-device (static inputs, noise drawn on the GPU).
+  bool cuda_graph = false;
   // Debugging.
   bool deterministic = false;
   bool detect_anomaly = false;
@@ -92,8 +101,8 @@ void resolve_model_defaults(TrainConfig* config);
 void validate_config(const TrainConfig& config);
 
 // config.toml text: one `key = value` line per option (keys are the long flag names), then a
-// [run] table with the derived shape. `resume`, `overwrite` and `lock_wait` are left out: they
-// describe one invocation.
+// [run] table with the derived shape. `resume`, `overwrite`, `lock_wait` and `benchmark` are left
+// out: they describe one invocation.
 std::string config_to_toml(const TrainConfig& config, const RunShape& shape);
 
 // Parses what config_to_toml wrote (unknown keys are refused, naming them and the line).

@@ -20,6 +20,10 @@ int default_cpu_threads(int local_ranks);
 // the first CUDA call. --detect-anomaly: autograd anomaly mode.
 void apply_debug_modes(bool deterministic, bool detect_anomaly);
 
+// A random generator seeded with `seed` on `device`: the CPU's (mt19937) for a CPU device, a
+// CUDA (Philox) one for a CUDA device, which a CUDA graph can replay.
+at::Generator make_generator(torch::Device device, uint64_t seed);
+
 // The preemption flag: 0, or the number of the last stop signal received.
 std::atomic<int>& stop_signal();
 

@@ -18,6 +18,7 @@
 
 #include "dcgan/distributed/communicator.h"
 #include "dcgan/distributed/grad_reducer.h"
+#include "dcgan/train/benchmark.h"
 #include "dcgan/train/config.h"
 
 namespace dcgan::train {
@@ -78,6 +79,9 @@ class Recipe {
   // The grids of the current weights at `step`, rendered in eval mode (the running statistics
   // are used, not updated). Every rank calls it: sync-BN layers are collectives.
   virtual std::vector<SampleGrid> samples(int64_t step) = 0;
+  // Floating-point operations of one step per training image, forward and backward, counting the
+  // convolutions only: the benchmark's FLOP floor. 0 where the recipe does not work it out.
+  virtual double step_flops_per_image() const { return 0; }
 };
 
 // Everything a recipe is built from. `reference` are fixed training images (float [-1, 1], on
@@ -88,6 +92,7 @@ struct RecipeContext {
   distributed::Communicator& comm;
   torch::Device device;
   torch::Tensor reference;
+  PhaseTimer* timer = nullptr;  // dcgan-train --benchmark: the step laps its phases on it
 };
 
 // The recipe config.model names, with modules initialised from config.seed exactly as the

@@ -19,14 +19,16 @@
 #include "dcgan/data/dataset.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/communicator.h"
+#include "dcgan/train/batch_loader.h"
+#include "dcgan/train/benchmark.h"
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/recipe.h"
 
 namespace dcgan::train {
 
-class BatchLoader;
 class MetricsLog;
+class StepGraph;
 
 class Trainer {
  public:
@@ -39,7 +41,7 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // Trains to the configured end; returns 0, or 75 (ExitCode::kPreempted) after a stop signal,
-  // once the checkpoint is written.
+  // once the checkpoint is written. With --benchmark: run_benchmark().
   int run();
 
   int64_t total_steps() const { return total_steps_; }
@@ -51,6 +53,21 @@ class Trainer {
  private:
   friend class TrainerTestPeer;  // tests only: a hook called after every step
 
+  // The batch source: the reader thread, or the data set on the device (--data-on-device).
+  struct Batches {
+    Batches();
+    Batches(Batches&&) noexcept;
+    ~Batches();
+    HostBatch next();
+    std::unique_ptr<BatchLoader> loader;
+    std::unique_ptr<DeviceBatches> on_device;
+  };
+  Batches make_batches();
+  // --benchmark STEPS: a warm-up, STEPS timed steps, STEPS steps with each phase timed (eager
+  // only), then the table (rank 0). Writes nothing into the run directory; returns 0.
+  int run_benchmark();
+  // Waits for the device's queued work (under the deadline with a CUDA graph).
+  void wait_for_device();
   data::EpochSampler make_sampler() const;  // this rank's batches; epoch arithmetic lives there
   torch::Tensor reference_images() const;   // the first 64 images of epoch 0's order
   void start_state();  // fresh init or resume, then rank 0's state to every rank
@@ -58,12 +75,16 @@ class Trainer {
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void check_same_resume_step();
   torch::Tensor draw_noise();  // this rank's rows of one global draw
+  // The recipe's step on `real` with fresh noise, eager or through the CUDA graph.
+  StepResult run_step(const torch::Tensor& real, int64_t step);
   void after_each_step(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void log_metrics(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void check_consistency();
   void write_samples();
   std::string write_checkpoint();
-  bool stop_agreed();
+  // At a sync point: what every rank agrees on, any rank's stop signal first, then the time limit.
+  enum class Stop { kNone, kSignal, kTimeLimit };
+  Stop stop_agreed();
   // Gives the recipe's modules the run's memory format (--channels-last).
   void set_memory_formats();
   // A step after which every rank reads the device-side flags: every sync_every_ steps, the log,
@@ -91,8 +112,12 @@ class Trainer {
   int64_t last_sample_step_ = -1;
   std::string last_sample_;
   std::chrono::steady_clock::time_point log_clock_;
+  std::chrono::steady_clock::time_point run_clock_;  // the training loop's start (--time-limit)
   int64_t log_clock_step_ = 0;
   std::function<void(int64_t step)> after_step_;
+  PhaseTimer timer_;                  // the benchmark's phases (disabled in training)
+  std::unique_ptr<StepGraph> graph_;  // --cuda-graph
+  torch::Tensor static_real_;         // the graph's input batch
 };
 
 }  // namespace dcgan::train

@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "dcgan/distributed/grad_reducer.h"
+#include "dcgan/train/benchmark.h"
 
 namespace dcgan::train {
 
@@ -24,6 +25,7 @@ struct StepOptions {
   bool check_each_phase = false;  // --check-nan: check every loss and gradient, naming the tensor
   double beta = 1.0;              // the VAE's KL weight
   bool bf16 = false;              // --precision bf16: the forward passes under bf16 autocast
+  PhaseTimer* timer = nullptr;    // the benchmark's phase times (lap() at each phase boundary)
 };
 
 class UpdateGuard {
@@ -38,7 +40,9 @@ class UpdateGuard {
   // reducer's round was non-finite; returns that flag (float32 scalar on the device, 1 = skipped
   // on every rank). `loss` (named `loss_name`) and `modules` (each name prefixed by its module's
   // prefix) only serve to name the culprit in report()'s error. Under --check-nan a non-finite
-  // round throws here at once.
+  // round throws here at once. Every phase's update is made once per step, so its step number is
+  // counted on the device from the first `step` seen: nothing of `step` is baked into the work
+  // after that, which lets a CUDA graph replay it.
   using PrefixedModules = std::vector<std::pair<std::string, torch::nn::Module*>>;
   torch::Tensor update(const char* phase, const char* loss_name, const torch::Tensor& loss,
                        distributed::GradReducer& reducer, torch::optim::Adam& optimizer,
@@ -57,12 +61,14 @@ class UpdateGuard {
     torch::Tensor loss;       // of the last step
     torch::Tensor first_bad;  // int64 scalar on the device: first skipped step since the last read
     torch::Tensor skipped;    // int64 scalar on the device: updates skipped since the last read
+    torch::Tensor updates;    // int64 scalar on the device: updates of this phase so far
   };
   Phase& phase(const char* name, const char* loss_name, const torch::Tensor& like);
   [[noreturn]] void fail(const Phase& phase, int64_t bad_step, int64_t step) const;
 
   StepOptions options_;
   std::vector<Phase> phases_;  // in order of first use
+  int64_t base_step_ = -1;     // the step before the first update: step = base_step_ + updates
 };
 
 }  // namespace dcgan::train

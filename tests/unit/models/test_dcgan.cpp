@@ -51,6 +51,24 @@ TEST(Dcgan, TutorialParameterCountsAt64) {
   EXPECT_EQ(expected_discriminator_parameters(options), 2765568);
 }
 
+// The benchmark's FLOP floor at 64x64, ngf = ndf = 64, worked out by hand layer by layer: 2 x
+// in x out x 4 x 4 per output position of a conv, per input position of a transposed conv.
+TEST(Dcgan, ConvolutionFlopsOfTheTutorialNetsAt64) {
+  models::DcganOptions options;
+  models::Generator g(options);
+  models::Discriminator d(options);
+  const double g_flops = 2.0 * (100 * 512 * 16 * 1 + 512 * 256 * 16 * 16 + 256 * 128 * 16 * 64 +
+                                128 * 64 * 16 * 256 + 64 * 3 * 16 * 1024);
+  const double d_flops = 2.0 * (3 * 64 * 16 * 1024 + 64 * 128 * 16 * 256 + 128 * 256 * 16 * 64 +
+                                256 * 512 * 16 * 16 + 512 * 1 * 16 * 1);
+  EXPECT_EQ(models::conv_chain_flops(*g, 1), g_flops);
+  EXPECT_EQ(g_flops, 209256448.0);
+  EXPECT_EQ(models::conv_chain_flops(*d, 64), d_flops);
+  EXPECT_EQ(d_flops, 207634432.0);
+  // One training step: D forward and backward three times, G once: about 2.5 GFLOP per image.
+  EXPECT_NEAR((3 * g_flops + 9 * d_flops) / 1e9, 2.496, 1e-3);
+}
+
 TEST(Dcgan, CountsAndShapesAtEverySize) {
   for (const int64_t size : {32, 64, 128}) {
     for (const int64_t channels : {1, 3}) {

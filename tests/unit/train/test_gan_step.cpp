@@ -259,6 +259,49 @@ TEST(GanStep, DeferredReadNamesTheFirstNonFiniteStep) {
   }
 }
 
+// A captured CUDA graph replays the step with the step number it was captured with. The guard
+// counts the steps on the device from the first one it saw, so the error still names the right
+// step when every call passes the same number.
+TEST(GanStep, TheGuardCountsStepsOnTheDeviceLikeAReplayedGraph) {
+  TinyGan gan(/*seed=*/4);
+  torch::Tensor bad = torch::zeros({8, 3, 32, 32});
+  bad[0][0][0][0] = std::numeric_limits<float>::quiet_NaN();
+  const torch::Tensor good = torch::zeros({8, 3, 32, 32});
+  const torch::Tensor z = torch::randn({8, 16, 1, 1});
+  gan.step->run(good, z, 11);  // the first step the guard sees: 11
+  gan.step->run(good, z, 11);  // 12, as a replay would pass it
+  gan.step->run(bad, z, 11);   // 13
+  gan.step->run(good, z, 11);  // 14
+  try {
+    gan.step->report(14);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("in D at step 13 (seen at the check after step 14)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// With a timer, the step laps its phases in the tutorial's order: D's real pass, G's forward,
+// D's fake pass, the exposed all-reduce, D's update, G's pass, then G's update and the stats.
+TEST(GanStep, PhaseTimerSeesEveryPhase) {
+  train::PhaseTimer timer(torch::kCPU);
+  train::StepOptions options;
+  options.timer = &timer;
+  TinyGan gan(/*seed=*/4, 2e-4, 8, options);
+  const torch::Tensor real = torch::rand({8, 3, 32, 32}) * 2 - 1;
+  gan.step->run(real, torch::randn({8, 16, 1, 1}), 1);
+  EXPECT_TRUE(timer.seconds().empty()) << "a disabled timer records nothing";
+  timer.enable(true);
+  gan.step->run(real, torch::randn({8, 16, 1, 1}), 2);
+  std::vector<std::string> names;
+  for (const auto& [name, seconds] : timer.seconds()) {
+    names.push_back(name);
+    EXPECT_GE(seconds, 0.0) << name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"D", "G", "all-reduce", "optimizer", "other"}));
+}
+
 // --check-nan reads every phase on the host and fails inside the step, naming the loss.
 TEST(GanStep, CheckNanFailsInsideTheStep) {
   train::StepOptions options;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 
@@ -51,7 +52,8 @@ class TrainerTest : public ::testing::Test {
             const std::function<void(int64_t)>& after_step = {}) {
     auto comm = distributed::make_local_communicator();
     data::ShardDataset dataset(c.data);
-    train::Trainer trainer(c, *comm, dataset, torch::kCPU, stop);
+    train::Trainer trainer(c, *comm, dataset, torch::Device(c.device == "cuda" ? "cuda:0" : "cpu"),
+                           stop);
     train::TrainerTestPeer::set_after_step(trainer, after_step);
     const int code = trainer.run();
     if (inspect) inspect(trainer);
@@ -223,6 +225,101 @@ TEST_F(TrainerTest, ResumeWithOtherShapesIsRefused) {
               std::string::npos)
         << e.what();
   }
+}
+
+// dcgan-train --benchmark: a warm-up, the timed steps and as many again with the phases timed;
+// nothing is written into the run directory (the logs aside, which the main sets up).
+TEST_F(TrainerTest, BenchmarkTrainsButWritesNoRunFiles) {
+  ScratchDir run("dcgan-benchmark");
+  train::TrainConfig c = config(run.path(), 1);
+  c.benchmark = 3;
+  int64_t steps = -1;
+  ASSERT_EQ(train(c, [&](train::Trainer& t) { steps = t.cursor().step; }), 0);
+  EXPECT_EQ(steps, 5 + 2 * 3);  // warm-up, timed, phases
+  for (const char* path : {"metrics.jsonl", "config.toml", "checkpoints", "samples"})
+    EXPECT_FALSE(std::filesystem::exists(run / path)) << path;
+}
+
+// --cuda-graph is refused where it cannot run, before any training.
+TEST_F(TrainerTest, CudaGraphIsRefusedOnTheCpu) {
+  ScratchDir run("dcgan-graph-cpu");
+  train::TrainConfig c = config(run.path(), 2);
+  c.cuda_graph = true;
+  c.data_on_device = true;
+  try {
+    train(c);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--cuda-graph needs a CUDA device; this rank trains on cpu");
+  }
+}
+
+// Within float noise: every parameter and running statistic; BN's num_batches_tracked (which
+// counts the forward passes, replayed ones included) exactly.
+void expect_close(const Snapshot& a, const Snapshot& b) {
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const torch::Tensor x = a.tensors[i].cpu();
+    const torch::Tensor y = b.tensors[i].cpu();
+    if (!x.is_floating_point()) {
+      EXPECT_TRUE(torch::equal(x, y)) << "tensor " << i;
+      continue;
+    }
+    EXPECT_TRUE(torch::allclose(x.to(torch::kFloat64), y.to(torch::kFloat64), 1e-4, 1e-6))
+        << "tensor " << i << " max diff " << (x - y).abs().max().item<double>();
+  }
+}
+
+// The CUDA tests (launch/gpu_check.sh runs them; skipped without a GPU). With the data on the
+// GPU the noise is drawn there: a resume from the checkpoint of step 4 ends where the straight
+// run does, and a checkpoint whose noise came from the host is refused with a hint.
+TEST_F(TrainerTest, CudaDeviceNoiseResumesExactly) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ScratchDir straight_dir("dcgan-cuda-straight"), resumed_dir("dcgan-cuda-resumed"),
+      host_dir("dcgan-cuda-host");
+  train::TrainConfig c = config(straight_dir.path(), 8);
+  c.device = "cuda";
+  c.data_on_device = true;
+  Snapshot straight, resumed;
+  ASSERT_EQ(train(c, [&](train::Trainer& t) { straight = Snapshot::of(t); }), 0);
+  train::TrainConfig first = c;
+  first.out = resumed_dir.path();
+  first.steps = 4;
+  ASSERT_EQ(train(first), 0);
+  train::TrainConfig second = c;
+  second.out = resumed_dir.path();
+  second.resume = "latest";
+  ASSERT_EQ(train(second, [&](train::Trainer& t) { resumed = Snapshot::of(t); }), 0);
+  expect_close(straight, resumed);  // cuDNN's kernels are not all deterministic
+
+  train::TrainConfig host = config(host_dir.path(), 4);
+  host.device = "cuda";
+  ASSERT_EQ(train(host), 0);
+  host.data_on_device = true;
+  host.steps = 8;
+  host.resume = "latest";
+  try {
+    train(host);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("latent-noise RNG state"), std::string::npos) << e.what();
+  }
+}
+
+// The captured step replays what the eager step computes: after warm-up (3 steps), the capture
+// and 7 replays, G's and D's parameters and buffers equal the eager run's within float noise.
+TEST_F(TrainerTest, CudaGraphMatchesTheEagerRun) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  ScratchDir eager_dir("dcgan-cuda-eager"), graph_dir("dcgan-cuda-graph");
+  train::TrainConfig c = config(eager_dir.path(), 10);
+  c.device = "cuda";
+  c.data_on_device = true;
+  Snapshot eager, graph;
+  ASSERT_EQ(train(c, [&](train::Trainer& t) { eager = Snapshot::of(t); }), 0);
+  c.out = graph_dir.path();
+  c.cuda_graph = true;
+  ASSERT_EQ(train(c, [&](train::Trainer& t) { graph = Snapshot::of(t); }), 0);
+  expect_close(eager, graph);
 }
 
 }  // namespace

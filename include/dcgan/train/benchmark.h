@@ -1,0 +1,71 @@
+// What dcgan-train --benchmark measures and prints. PhaseTimer: where a step's time goes. The
+// trainer and the recipes' steps call lap(phase) at each phase boundary; while the timer is enabled
+// each lap waits for the device (so the work queued so far is charged to the phase that queued it)
+// and adds the time since the previous lap to `phase`. Disabled (the default, and always in
+// training), lap() is a no-op. The phases: data (batch and noise), D and G (forward and backward;
+// the AE/VAE: model), all-reduce (the wait for the gradient reductions that backward did not hide),
+// optimizer (the non-finite check and Adam), other.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "dcgan/train/config.h"
+#include "dcgan/train/precision.h"
+
+namespace dcgan::train {
+
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(torch::Device device) : device_(device) {}
+
+  void enable(bool on);  // on: clears the totals and starts the clock
+  bool enabled() const { return enabled_; }
+  void lap(const char* phase);
+  // Seconds per phase, in the order first lapped.
+  const std::vector<std::pair<std::string, double>>& seconds() const { return seconds_; }
+
+ private:
+  void wait_for_device() const;
+
+  torch::Device device_;
+  bool enabled_ = false;
+  std::chrono::steady_clock::time_point last_;
+  std::vector<std::pair<std::string, double>> seconds_;
+};
+
+// lap() through a pointer that may be null (a step built without a timer).
+inline void lap(PhaseTimer* timer, const char* phase) {
+  if (timer != nullptr) timer->lap(phase);
+}
+
+// The peak memory of the run so far on `device`: the CUDA caching allocator's peak of allocated
+// bytes, or on the CPU the process's peak resident set.
+int64_t peak_memory_bytes(torch::Device device);
+
+// The device's dense peak in TFLOP/s for `precision` where it is known (NVIDIA H100 and H200
+// SXM: bf16 989, tf32 495, fp32 67), else 0. DCGAN_PEAK_TFLOPS in the environment overrides it,
+// for any device, the CPU included.
+double device_peak_tflops(torch::Device device, Precision precision);
+
+// The device in words: the GPU's name, or the CPU's model.
+std::string device_name(torch::Device device);
+
+struct BenchmarkFigures {
+  double images_per_s = 0;                               // global: all ranks
+  double step_ms = 0;                                    // free-running
+  double flops_per_image = 0;                            // the recipe's floor (0: not worked out)
+  int64_t peak_bytes = 0;                                // this rank's device
+  double peak_tflops = 0;                                // 0: unknown
+  std::vector<std::pair<std::string, double>> phase_ms;  // per step; empty with a CUDA graph
+};
+
+// The benchmark's table, then one machine-readable line starting with "benchmark:".
+std::string benchmark_table(const TrainConfig& config, const RunShape& shape, int64_t warmup,
+                            int64_t steps, const BenchmarkFigures& figures);
+
+}  // namespace dcgan::train

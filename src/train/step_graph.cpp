@@ -1,0 +1,102 @@
+// The CUDA graph of the training step (see step_graph.h). Compiled whenever torch has CUDA; a
+// CPU-only build refuses --cuda-graph here.
+#include "dcgan/train/step_graph.h"
+
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+
+#ifdef DCGAN_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace dcgan::train {
+
+#ifdef DCGAN_WITH_CUDA
+
+struct StepGraph::Impl {
+  Impl(torch::Device device, at::Generator generator, int64_t warmup)
+      : device(device),
+        generator(std::move(generator)),
+        warmup(warmup),
+        // Capture needs a stream other than the legacy default one; warm-up runs there too, so
+        // that the lazily made state lives on the stream that the graph replays on.
+        stream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())) {}
+
+  torch::Device device;
+  at::Generator generator;
+  int64_t warmup;
+  c10::cuda::CUDAStream stream;
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  StepResult outputs;  // the graph's own output tensors
+  int64_t calls = 0;
+};
+
+StepGraph::StepGraph(torch::Device device, at::Generator generator, int64_t warmup_steps) {
+  if (!device.is_cuda()) {
+    throw UsageError(str("--cuda-graph needs a CUDA device; this rank trains on ", device.str()));
+  }
+  if (generator.device().type() != torch::kCUDA) {
+    throw Error("StepGraph: the step's noise generator must be a CUDA generator");
+  }
+  impl_ = std::make_unique<Impl>(device, std::move(generator), std::max<int64_t>(warmup_steps, 1));
+}
+
+StepGraph::~StepGraph() = default;
+
+bool StepGraph::captured() const { return impl_->graph != nullptr; }
+
+StepResult StepGraph::run(const Step& step) {
+  Impl& g = *impl_;
+  const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(g.device.index());
+  at::cuda::CUDAEvent inputs_ready;
+  inputs_ready.record(caller);
+  inputs_ready.block(g.stream);  // the step sees the batch the caller copied in
+  StepResult result;
+  {
+    c10::cuda::CUDAStreamGuard on_side(g.stream);
+    ++g.calls;
+    if (g.calls <= g.warmup) {
+      result = step();
+    } else {
+      if (!g.graph) {
+        g.stream.synchronize();  // the warm-up's work is done before capture begins
+        g.graph = std::make_unique<at::cuda::CUDAGraph>();
+        g.graph->register_generator_state(g.generator);
+        g.graph->capture_begin();
+        g.outputs = step();
+        g.graph->capture_end();
+        log::info(str("CUDA graph: the step is captured after ", g.warmup,
+                      " eager steps; every later step replays it"));
+      }
+      g.graph->replay();
+      result = g.outputs;
+    }
+  }
+  at::cuda::CUDAEvent step_done;
+  step_done.record(g.stream);
+  step_done.block(caller);  // the caller's stream sees the step's results
+  return result;
+}
+
+#else  // no CUDA in this build
+
+struct StepGraph::Impl {};
+
+StepGraph::StepGraph(torch::Device device, at::Generator, int64_t) {
+  throw UsageError(str("--cuda-graph needs a build of torch with CUDA; this one has none (device ",
+                       device.str(), ")"));
+}
+
+StepGraph::~StepGraph() = default;
+
+bool StepGraph::captured() const { return false; }
+
+StepResult StepGraph::run(const Step& step) { return step(); }
+
+#endif
+
+}  // namespace dcgan::train
