@@ -104,9 +104,21 @@ HostBatch DeviceBatches::next() {
   batch.epoch = next_.epoch;
   batch.batch = next_.batch;
   batch.after = sampler_.after(next_);
-  const std::vector<int64_t> indices = sampler_.rank_batch(next_.epoch, next_.batch);
-  const torch::Tensor index = torch::tensor(indices, torch::kInt64).to(images_.device());
-  batch.images = images_.index_select(0, index);
+  if (next_.epoch != indexed_epoch_) {
+    std::vector<int64_t> order;
+    const int64_t batches = sampler_.batches_per_epoch();
+    for (int64_t b = 0; b < batches; ++b) {
+      const std::vector<int64_t> part = sampler_.rank_batch(next_.epoch, b);
+      batch_size_ = static_cast<int64_t>(part.size());
+      order.insert(order.end(), part.begin(), part.end());
+    }
+    torch::Tensor host = torch::tensor(order, torch::kInt64);
+    if (images_.is_cuda()) host = host.pin_memory();  // the caching host allocator keeps it alive
+    epoch_index_ = host.to(images_.device(), /*non_blocking=*/true);
+    indexed_epoch_ = next_.epoch;
+  }
+  batch.images =
+      images_.index_select(0, epoch_index_.narrow(0, next_.batch * batch_size_, batch_size_));
   next_ = batch.after;
   return batch;
 }

@@ -33,6 +33,7 @@ struct StepGraph::Impl {
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   StepResult outputs;  // the graph's own output tensors
   int64_t calls = 0;
+  bool capture_failed = false;
 };
 
 StepGraph::StepGraph(torch::Device device, at::Generator generator, int64_t warmup_steps) {
@@ -63,12 +64,18 @@ StepResult StepGraph::run(const Step& step) {
       result = step();
     } else {
       if (!g.graph) {
+        // A capture that threw leaves no graph to replay: the run ends with the error, and a
+        // later call refuses rather than replay half a capture.
+        if (g.capture_failed) throw Error("CUDA graph: the step's capture failed earlier");
+        g.capture_failed = true;
         g.stream.synchronize();  // the warm-up's work is done before capture begins
-        g.graph = std::make_unique<at::cuda::CUDAGraph>();
-        g.graph->register_generator_state(g.generator);
-        g.graph->capture_begin();
+        auto graph = std::make_unique<at::cuda::CUDAGraph>();
+        graph->register_generator_state(g.generator);
+        graph->capture_begin();
         g.outputs = step();
-        g.graph->capture_end();
+        graph->capture_end();
+        g.graph = std::move(graph);
+        g.capture_failed = false;
         log::info(str("CUDA graph: the step is captured after ", g.warmup,
                       " eager steps; every later step replays it"));
       }

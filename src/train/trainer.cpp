@@ -195,6 +195,9 @@ void Trainer::write_samples() {
 
 void Trainer::check_consistency() {
   if (shape_.world_size == 1) return;
+  // Its checksums are host reads: with a CUDA graph, first wait for the replays under the
+  // deadline (a blocking read of a replay stuck on a dead peer would never return).
+  if (graph_) comm_.synchronize("the CUDA graph's step");
   for (const NamedModule& m : recipe_->modules())
     distributed::check_replicas_consistent(*m.module, m.name, comm_);
 }

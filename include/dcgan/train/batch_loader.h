@@ -59,8 +59,10 @@ class BatchLoader {
 
 // --data-on-device: the whole uint8 data set held on the training device (CelebA at 64x64 is
 // 2.5 GB), loaded once in chunks, and each batch gathered there by index in the EpochSampler's
-// order, the same batches as BatchLoader's: no reader thread and no image bytes crossing to the
-// device per step (only the batch's indices).
+// order, the same batches as BatchLoader's: no reader thread and nothing crossing to the device per
+// step. This rank's indices of a whole epoch go up once per epoch, from pinned memory without a
+// host wait, so a step never blocks the host (which a CUDA graph's replays rely on: only the sync
+// points wait, under the deadline).
 class DeviceBatches {
  public:
   DeviceBatches(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
@@ -71,6 +73,9 @@ class DeviceBatches {
   data::EpochSampler sampler_;
   data::EpochPosition next_;
   torch::Tensor images_;  // uint8 [N, H, W, C] on the device
+  int64_t batch_size_ = 0;
+  int64_t indexed_epoch_ = -1;
+  torch::Tensor epoch_index_;  // int64 [batches_per_epoch * batch] on the device
 };
 
 // uint8 HWC -> float NCHW in [-1, 1] on `device`, as torchvision's ToTensor + Normalize(0.5, 0.5)
