@@ -36,6 +36,8 @@ endif()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
 find_package(PNG 1.6 REQUIRED)
+# TensorBoard's event files: Protocol Buffers (the lite runtime) and protoc.
+find_package(Protobuf 3.12 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of shards and checkpoint files
 find_package(Threads REQUIRED)

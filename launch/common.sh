@@ -2,6 +2,8 @@
 # shellcheck shell=bash
 DCGAN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DCGAN_TORCH_VERSION="${DCGAN_TORCH_VERSION:-2.11.0}"
+# The venv's TensorBoard: its reader checks the run's event files (tests/scripts/test_tensorboard.sh).
+DCGAN_TENSORBOARD_VERSION="${DCGAN_TENSORBOARD_VERSION:-2.21.0}"
 DCGAN_VENV="${DCGAN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dcgan-dist/torch-${DCGAN_TORCH_VERSION}}"
 DCGAN_BUILD_DIR="${DCGAN_BUILD_DIR:-$DCGAN_ROOT/build}"
 DCGAN_BIN="$DCGAN_BUILD_DIR/bin"

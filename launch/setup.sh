@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   build-essential cmake pkg-config git python3 python3-venv
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
+  libprotobuf-dev protobuf-compiler
   slurm-wlm munge
   clang libclang-rt-14-dev clang-format
 )
@@ -57,6 +58,19 @@ ensure_venv() {
   flock -u 9
 }
 
+# Packages added to the venv after it was first made: installed once into an existing venv too.
+ensure_venv_extras() {
+  if [ -n "${Torch_DIR:-}" ] || [ -n "${CMAKE_PREFIX_PATH:-}" ]; then return 0; fi
+  local py="$DCGAN_VENV/bin/python"
+  "$py" -c "import sys, tensorboard; sys.exit(tensorboard.__version__ != '$DCGAN_TENSORBOARD_VERSION')" \
+    2>/dev/null && return 0
+  exec 9>"$DCGAN_VENV.lock"
+  flock 9
+  echo "setup: installing tensorboard==$DCGAN_TENSORBOARD_VERSION into $DCGAN_VENV"
+  "$DCGAN_VENV/bin/pip" install -q "tensorboard==$DCGAN_TENSORBOARD_VERSION"
+  flock -u 9
+}
+
 configure_and_build() {
   local args=(-S "$DCGAN_ROOT" -B "$DCGAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release)
   if [ -z "${Torch_DIR:-}" ] && [ -z "${CMAKE_PREFIX_PATH:-}" ]; then
@@ -75,6 +89,7 @@ configure_and_build() {
 
 install_packages
 ensure_venv
+ensure_venv_extras
 [ "${DCGAN_SKIP_BUILD:-0}" = 1 ] && exit 0
 configure_and_build
 echo "setup: binaries in $DCGAN_BIN"

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/png.h"
 #include "dcgan/common/str.h"
@@ -38,11 +39,16 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t paddi
   return grid.mul(255).add_(0.5).clamp_(0, 255).to(torch::kUInt8);
 }
 
-void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow,
-                   int64_t padding) {
+PngImage save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow,
+                       int64_t padding) {
   const torch::Tensor hwc = make_grid(images, nrow, padding).permute({1, 2, 0}).contiguous();
-  write_png_file(path, hwc.data_ptr<uint8_t>(), static_cast<int>(hwc.size(1)),
-                 static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(2)));
+  PngImage png;
+  png.width = static_cast<int>(hwc.size(1));
+  png.height = static_cast<int>(hwc.size(0));
+  png.channels = static_cast<int>(hwc.size(2));
+  png.bytes = encode_png(hwc.data_ptr<uint8_t>(), png.width, png.height, png.channels);
+  write_file_atomic(path, png.bytes);
+  return png;
 }
 
 torch::Tensor reconstruction_rows(const torch::Tensor& images, const torch::Tensor& recon,

@@ -72,9 +72,9 @@ void MetricsLog::append(const MetricsRecord& record) {
   }
 }
 
-void write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow) {
+PngImage write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow) {
   posix::make_dirs(posix::parent_dir(path));
-  save_grid_png(images.detach().cpu(), path, nrow);
+  return save_grid_png(images.detach().cpu(), path, nrow);
 }
 
 std::string numbered_name(const std::string& prefix, int64_t step) {

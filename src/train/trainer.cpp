@@ -9,6 +9,7 @@
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
+#include "dcgan/tensorboard/event_writer.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/benchmark.h"
 #include "dcgan/train/device.h"
@@ -29,6 +30,13 @@ constexpr int64_t kLatentSeedOffset = 1;
 constexpr int64_t kBenchmarkWarmupSteps = 5;
 
 bool every(int64_t step, int64_t period) { return period > 0 && step % period == 0; }
+
+// A sample file's TensorBoard tag: its name without the step ("step-000500.png" -> "samples",
+// "recon-000500.png" -> "recon").
+std::string image_tag(const std::string& file) {
+  const std::string prefix = file.substr(0, file.rfind('-'));
+  return prefix == "step" ? "samples" : prefix;
+}
 
 }  // namespace
 
@@ -184,11 +192,18 @@ void Trainer::prepare_run_dir() {
 }
 
 void Trainer::write_samples() {
-  // Every rank renders (sync-BN layers are collectives); rank 0 writes.
+  // Every rank renders (sync-BN layers are collectives); rank 0 writes, and gives TensorBoard
+  // the same PNG bytes.
   for (const SampleGrid& grid : recipe_->samples(cursor_.step)) {
     last_sample_ = config_.out + "/samples/" + grid.file;
-    if (comm_.rank() == 0)
-      write_grid_png(grid.images.to(torch::kFloat32).contiguous(), last_sample_, grid.nrow);
+    if (comm_.rank() != 0) continue;
+    const PngImage png =
+        write_grid_png(grid.images.to(torch::kFloat32).contiguous(), last_sample_, grid.nrow);
+    if (tb_) {
+      tb_->add_image(image_tag(grid.file), cursor_.step, png.bytes, png.width, png.height,
+                     png.channels, tensorboard::wall_time_now());
+      tb_->flush();
+    }
   }
   last_sample_step_ = cursor_.step;
 }
@@ -259,6 +274,11 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
   log_clock_step_ = cursor_.step;
   if (metrics == nullptr) return;
   metrics->append(r);
+  if (tb_) {  // the same tags, steps and values as metrics.jsonl
+    const double wall_time = tensorboard::wall_time_now();
+    for (const auto& [name, value] : r.values) tb_->add_scalar(name, r.step, value, wall_time);
+    tb_->flush();
+  }
   log::info(console_line(epoch, epochs_shown_, batch, batches_per_epoch_,
                          recipe_->console_stats(values), images_per_s));
 }
@@ -375,8 +395,15 @@ int Trainer::run() {
   if (comm_.rank() == 0 && !posix::exists(config_.out + "/samples/real.png"))
     write_grid_png(reference_, config_.out + "/samples/real.png");
   std::unique_ptr<MetricsLog> metrics;
-  if (comm_.rank() == 0)
+  if (comm_.rank() == 0) {
     metrics = std::make_unique<MetricsLog>(config_.out + "/metrics.jsonl", cursor_.step);
+    // A new event file per invocation. Its SessionLog START at the first step this run makes
+    // tells TensorBoard to drop what an earlier writer left at or after it (the steps after the
+    // checkpoint an interrupted run resumes from; all of an earlier fresh run's), as
+    // metrics.jsonl drops its lines: no curve doubles back.
+    tb_ = std::make_unique<tensorboard::EventWriter>(config_.out + "/tb");
+    tb_->start_session(cursor_.step + 1, tensorboard::wall_time_now());
+  }
   if (config_.cache_data) dataset_.cache_in_memory();
   Batches batches = make_batches();
   log_clock_ = std::chrono::steady_clock::now();

@@ -22,9 +22,17 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t p
 torch::Tensor reconstruction_rows(const torch::Tensor& images, const torch::Tensor& recon,
                                   int64_t width);
 
-// make_grid, encoded as an 8-bit RGB PNG and written atomically (temp file, fsync, rename).
-// Throws Error naming the path when the file cannot be written.
-void save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,
-                   int64_t padding = 2);
+// An encoded PNG and its shape.
+struct PngImage {
+  std::string bytes;
+  int width = 0;
+  int height = 0;
+  int channels = 0;
+};
+
+// make_grid, encoded as an 8-bit RGB PNG and written atomically (temp file, fsync, rename);
+// returns what it wrote. Throws Error naming the path when the file cannot be written.
+PngImage save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,
+                       int64_t padding = 2);
 
 }  // namespace dcgan::train

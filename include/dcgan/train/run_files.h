@@ -10,6 +10,8 @@
 
 #include <torch/torch.h>
 
+#include "dcgan/train/image_grid.h"
+
 namespace dcgan::train {
 
 // One logged step: the recipe's stats (already averaged over ranks), then images_per_s (global:
@@ -46,7 +48,7 @@ class MetricsLog {
 
 // Renders float [-1, 1] NCHW images as the 8-wide grid with 2-pixel padding (save_image's
 // mapping) into a PNG, written atomically, `nrow` images per row.
-void write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8);
+PngImage write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8);
 
 // "<prefix>-000123": the one way a step is numbered in a name (checkpoint directories, grids).
 std::string numbered_name(const std::string& prefix, int64_t step);

@@ -25,6 +25,10 @@
 #include "dcgan/train/config.h"
 #include "dcgan/train/recipe.h"
 
+namespace dcgan::tensorboard {
+class EventWriter;
+}
+
 namespace dcgan::train {
 
 class MetricsLog;
@@ -115,9 +119,10 @@ class Trainer {
   std::chrono::steady_clock::time_point run_clock_;  // the training loop's start (--time-limit)
   int64_t log_clock_step_ = 0;
   std::function<void(int64_t step)> after_step_;
-  PhaseTimer timer_;                  // the benchmark's phases (disabled in training)
-  std::unique_ptr<StepGraph> graph_;  // --cuda-graph
-  torch::Tensor static_real_;         // the graph's input batch
+  PhaseTimer timer_;                              // the benchmark's phases (disabled in training)
+  std::unique_ptr<StepGraph> graph_;              // --cuda-graph
+  std::unique_ptr<tensorboard::EventWriter> tb_;  // rank 0: <out>/tb/
+  torch::Tensor static_real_;                     // the graph's input batch
 };
 
 }  // namespace dcgan::train
