@@ -210,9 +210,7 @@ void Trainer::write_samples() {
 
 void Trainer::check_consistency() {
   if (shape_.world_size == 1) return;
-  // Its checksums are host reads: with a CUDA graph, first wait for the replays under the
-  // deadline (a blocking read of a replay stuck on a dead peer would never return).
-  if (graph_) comm_.synchronize("the CUDA graph's step");
+  wait_for_replays();  // its checksums are host reads
   for (const NamedModule& m : recipe_->modules())
     distributed::check_replicas_consistent(*m.module, m.name, comm_);
 }
@@ -283,16 +281,26 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
                          recipe_->console_stats(values), images_per_s));
 }
 
-StepResult Trainer::run_step(const torch::Tensor& real, int64_t step) {
+StepResult Trainer::train_step(Batches& batches, HostBatch* host) {
+  *host = batches.next();
+  const torch::Tensor real =
+      to_training_batch(host->images, device_, memory_format(config_.channels_last));
+  const int64_t step = cursor_.step + 1;
+  StepResult result;
   if (!graph_) {
     torch::Tensor noise = draw_noise();
     lap(&timer_, "data");
-    return recipe_->step(real, noise, step);
+    result = recipe_->step(real, noise, step);
+  } else {
+    // The graph reads its batch from one static tensor and draws its noise inside the step.
+    if (!static_real_.defined()) static_real_ = torch::empty_like(real);
+    static_real_.copy_(real);
+    result = graph_->run([&] { return recipe_->step(static_real_, draw_noise(), step); });
   }
-  // The graph reads its batch from one static tensor and draws its noise inside the step.
-  if (!static_real_.defined()) static_real_ = torch::empty_like(real);
-  static_real_.copy_(real);
-  return graph_->run([&] { return recipe_->step(static_real_, draw_noise(), step); });
+  cursor_.step = step;
+  cursor_.epoch = host->after.epoch;
+  cursor_.batch = host->after.batch;
+  return result;
 }
 
 bool Trainer::sync_point(int64_t step) const {
@@ -331,8 +339,13 @@ Trainer::Batches::Batches() = default;
 Trainer::Batches::Batches(Batches&&) noexcept = default;
 Trainer::Batches::~Batches() = default;
 
-void Trainer::wait_for_device() {
+void Trainer::wait_for_replays() {
+  // A host read behind a replay stuck on a dead peer would never return: wait under the deadline.
   if (graph_) comm_.synchronize("the CUDA graph's step");
+}
+
+void Trainer::wait_for_device() {
+  wait_for_replays();
   if (device_.is_cuda()) torch::cuda::synchronize(device_.index());
 }
 
@@ -340,13 +353,8 @@ int Trainer::run_benchmark() {
   log::info(config_table(config_, shape_));
   if (config_.cache_data) dataset_.cache_in_memory();
   Batches batches = make_batches();
-  auto one_step = [&] {
-    HostBatch host = batches.next();
-    torch::Tensor real =
-        to_training_batch(host.images, device_, memory_format(config_.channels_last));
-    run_step(real, cursor_.step + 1);
-    cursor_.step += 1;
-  };
+  HostBatch host;
+  auto one_step = [&] { train_step(batches, &host); };
   // Warm-up: lazy set-up, and with --cuda-graph its eager steps and the capture.
   const int64_t warmup = (graph_ ? StepGraph::kWarmupSteps : 0) + kBenchmarkWarmupSteps;
   const int64_t steps = config_.benchmark;
@@ -365,7 +373,6 @@ int Trainer::run_benchmark() {
   if (!graph_) {
     timer_.enable(true);
     for (int64_t i = 0; i < steps; ++i) one_step();
-    timer_.lap("other");
     phases = timer_.seconds();
     timer_.enable(false);
     recipe_->report(cursor_.step);
@@ -412,19 +419,16 @@ int Trainer::run() {
   const int64_t first_step = cursor_.step;
 
   while (cursor_.step < total_steps_) {
-    HostBatch host = batches.next();
-    torch::Tensor real =
-        to_training_batch(host.images, device_, memory_format(config_.channels_last));
-    const StepResult result = run_step(real, cursor_.step + 1);
-    cursor_.step += 1;
-    cursor_.epoch = host.after.epoch;
-    cursor_.batch = host.after.batch;
+    HostBatch host;
+    const StepResult result = train_step(batches, &host);
     // The host reads of the device-side flags come at sync points, the same steps on every rank:
     // a non-finite update fails here (before any checkpoint of this step), and the stop signal
     // is agreed on here.
     const bool sync = sync_point(cursor_.step);
-    if (sync && graph_) comm_.synchronize("the CUDA graph's step");  // the replays' deadline
-    if (sync) recipe_->report(cursor_.step);
+    if (sync) {
+      wait_for_replays();
+      recipe_->report(cursor_.step);
+    }
     after_each_step(result, host.batch, host.epoch, metrics.get());
     if (after_step_) after_step_(cursor_.step);
     const Stop stop = sync ? stop_agreed() : Stop::kNone;

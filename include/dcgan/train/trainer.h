@@ -70,6 +70,8 @@ class Trainer {
   // --benchmark STEPS: a warm-up, STEPS timed steps, STEPS steps with each phase timed (eager
   // only), then the table (rank 0). Writes nothing into the run directory; returns 0.
   int run_benchmark();
+  // With a CUDA graph, waits for the queued replays under the deadline (before any host read).
+  void wait_for_replays();
   // Waits for the device's queued work (under the deadline with a CUDA graph).
   void wait_for_device();
   data::EpochSampler make_sampler() const;  // this rank's batches; epoch arithmetic lives there
@@ -79,8 +81,9 @@ class Trainer {
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void check_same_resume_step();
   torch::Tensor draw_noise();  // this rank's rows of one global draw
-  // The recipe's step on `real` with fresh noise, eager or through the CUDA graph.
-  StepResult run_step(const torch::Tensor& real, int64_t step);
+  // One step: the next batch (into `host`) and fresh noise through the recipe's step, eager or
+  // through the CUDA graph; advances the cursor.
+  StepResult train_step(Batches& batches, HostBatch* host);
   void after_each_step(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void log_metrics(const StepResult& result, int64_t batch, int64_t epoch, MetricsLog* metrics);
   void check_consistency();
