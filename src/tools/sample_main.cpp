@@ -41,10 +41,7 @@ Loaded load(const std::string& path, bool with_encoder) {
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find('\n'));  // torch appends a stack trace
-    if (what.find(path) == std::string::npos) what = dcgan::str("checkpoint ", path, ": ", what);
-    throw dcgan::DataError(what);
+    throw dcgan::train::checkpoint_read_error(path, e);
   }
 }
 

@@ -56,6 +56,10 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--nz", c.nz, "latent size (the AE/VAE code size)");
   app.add_option("--ngf", c.ngf, "generator (AE/VAE decoder) feature maps");
   app.add_option("--ndf", c.ndf, "discriminator (AE/VAE encoder) feature maps");
+  app.add_option("--init-from", c.init_from,
+                 "start a fresh run from PyTorch state_dicts in this directory (generator.pt and "
+                 "discriminator.pt, or encoder.pt and decoder.pt; torch.save(model.state_dict()) "
+                 "or dcgan-export) instead of the seeded init");
   app.add_option("--batch-size", c.batch_size, "images per rank per step (global = x ranks)");
   app.add_option("--epochs", c.epochs, "epochs to train (ignored when --steps > 0)");
   app.add_option("--steps", c.steps, "steps to train; 0 = use --epochs");

@@ -23,8 +23,8 @@
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/train/fingerprint.h"
+#include "dcgan/train/posix_fs.h"
 #include "dcgan/train/run_files.h"
-#include "posix_fs.h"
 
 namespace dcgan::train {
 namespace {
@@ -590,6 +590,36 @@ SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::De
   if (with_encoder && models.info.model != "dcgan")
     models.encoder = encoder_of(models.info, device);
   return models;
+}
+
+DataError checkpoint_read_error(const std::string& path, const std::exception& error) {
+  std::string what = error.what();
+  what = what.substr(0, what.find('\n'));  // torch appends a stack trace
+  if (what.find(path) == std::string::npos) what = str("checkpoint ", path, ": ", what);
+  return DataError(what);
+}
+
+CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir,
+                                          const torch::Device& device) {
+  require_intact(ckpt_dir);
+  CheckpointModules out;
+  out.info = read_checkpoint_info(ckpt_dir);
+  const models::DcganOptions options = out.info.model_options();
+  for (const std::string& name : out.info.modules) {
+    std::shared_ptr<torch::nn::Module> module;
+    if (name == "generator" || name == "decoder") {
+      module = models::Generator(options).ptr();
+    } else if (name == "discriminator") {
+      module = models::Discriminator(options).ptr();
+    } else if (name == "encoder") {
+      module = models::Encoder(options, out.info.model == "vae").ptr();
+    } else {
+      throw DataError(str(ckpt_dir, ": module '", name, "' is not one this build knows"));
+    }
+    load_listed(out.info, name, *module, device);
+    out.modules.push_back({name, module});
+  }
+  return out;
 }
 
 TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,

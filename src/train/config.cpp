@@ -25,6 +25,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("nz", c.nz);
   visit("ngf", c.ngf);
   visit("ndf", c.ndf);
+  visit("init-from", c.init_from);
   visit("batch-size", c.batch_size);
   visit("epochs", c.epochs);
   visit("steps", c.steps);

@@ -1,5 +1,5 @@
 // POSIX file-system helpers (see posix_fs.h for why not std::filesystem).
-#include "posix_fs.h"
+#include "dcgan/train/posix_fs.h"
 
 #include <dirent.h>
 #include <ftw.h>

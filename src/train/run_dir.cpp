@@ -7,7 +7,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
-#include "posix_fs.h"
+#include "dcgan/train/posix_fs.h"
 
 namespace dcgan::train {
 namespace {

@@ -11,7 +11,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
 #include "dcgan/train/image_grid.h"
-#include "posix_fs.h"
+#include "dcgan/train/posix_fs.h"
 
 namespace dcgan::train {
 namespace {

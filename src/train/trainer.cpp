@@ -9,14 +9,15 @@
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
+#include "dcgan/interop/state_dict.h"
 #include "dcgan/tensorboard/event_writer.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/benchmark.h"
 #include "dcgan/train/device.h"
+#include "dcgan/train/posix_fs.h"
 #include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
 #include "dcgan/train/step_graph.h"
-#include "posix_fs.h"
 
 namespace dcgan::train {
 namespace {
@@ -134,12 +135,34 @@ void Trainer::start_state() {
     check_same_resume_step();
     log::info(str("resumed from ", dir, " at step ", cursor_.step, " (epoch ", cursor_.epoch,
                   ", batch ", cursor_.batch, ")"));
+    if (!config_.init_from.empty())
+      log::info("--init-from is not used on --resume: the checkpoint holds the weights");
+  } else if (!config_.init_from.empty()) {
+    import_modules();
   }
   if (shape_.world_size > 1) {  // every rank starts from rank 0's modules and tensors
     for (const NamedModule& m : recipe_->modules())
       distributed::broadcast_module(*m.module, comm_, 0);
     for (const NamedTensor& t : recipe_->tensors()) comm_.broadcast(*t.tensor, 0);
   }
+}
+
+void Trainer::import_modules() {
+  // Every rank reads the files itself, so a bad one fails every rank alike.
+  std::string expected;
+  for (const NamedModule& m : recipe_->modules())
+    expected += str(expected.empty() ? "" : ", ", m.name, ".pt");
+  for (const NamedModule& m : recipe_->modules()) {
+    const std::string file = config_.init_from + "/" + m.name + ".pt";
+    if (!posix::exists(file)) {
+      throw UsageError(str("--init-from ", file, " does not exist HINT: a ", config_.model,
+                           " run starts from ", expected,
+                           " (torch.save(model.state_dict()) or "
+                           "dcgan-export writes them)"));
+    }
+    interop::copy_state_dict(interop::load_state_dict(file), *m.module, "--init-from " + file);
+  }
+  log::info(str("initialised ", expected, " from ", config_.init_from));
 }
 
 std::string Trainer::choose_checkpoint() {

@@ -24,6 +24,7 @@
 
 #include <torch/torch.h>
 
+#include "dcgan/common/errors.h"
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/config.h"
@@ -122,6 +123,20 @@ struct SamplingModels {
 };
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
                                     bool with_encoder);
+
+// For the tools that read a checkpoint a user named: any failure to read it (UsageError for "no
+// checkpoint here", torch's loader) as a DataError (exit 3) with the first line of its message,
+// naming `path`.
+DataError checkpoint_read_error(const std::string& path, const std::exception& error);
+
+// Every module a checkpoint lists (dcgan: generator, discriminator; ae, vae: encoder, decoder),
+// the checkpoint verified first (DataError when damaged), each built from the checkpoint's options
+// with its weights, in eval mode, on `device`, in the checkpoint's order. For dcgan-export.
+struct CheckpointModules {
+  CheckpointInfo info;
+  std::vector<NamedModule> modules;
+};
+CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const torch::Device& device);
 
 // Writes <run_dir>/checkpoints/step-NNNNNN atomically, points checkpoints/latest at it and
 // removes all but the newest `keep`. A failure (ENOSPC included) removes the partial temp dir,

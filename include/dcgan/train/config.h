@@ -32,6 +32,10 @@ struct TrainConfig {
   int64_t nz = 100;
   int64_t ngf = 64;
   int64_t ndf = 64;
+  // A fresh run starts from the PyTorch state_dicts <module>.pt in this directory (generator.pt,
+  // discriminator.pt; encoder.pt, decoder.pt), as torch.save(model.state_dict()) or dcgan-export
+  // wrote them, instead of the seeded init. Ignored on --resume.
+  std::string init_from;
   // Schedule.
   int64_t batch_size = 128;  // per rank; the global batch is batch_size * world size
   int64_t epochs = 5;

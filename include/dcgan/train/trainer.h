@@ -79,6 +79,7 @@ class Trainer {
   void start_state();  // fresh init or resume, then rank 0's state to every rank
   TrainingState state_view();
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
+  void import_modules();            // --init-from: every module from its state_dict file
   void check_same_resume_step();
   torch::Tensor draw_noise();  // this rank's rows of one global draw
   // One step: the next batch (into `host`) and fresh noise through the recipe's step, eager or

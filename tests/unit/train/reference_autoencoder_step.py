@@ -7,7 +7,8 @@ little-endian float32, in named_parameters() order) as enc_<i>.bin and dec_<i>.b
 ("ae" or "vae"), nz, ngf, ndf, channels, image_size, lr, beta1, beta2, beta, the real/eps shapes,
 and the parameter and BN-statistic names and shapes of both nets.
 
-This script rebuilds both nets from the hyperparameters alone with torch.nn and checks that their
+This script rebuilds both nets from the hyperparameters alone with torch.nn (python/
+dcgan_dist_models.py, the project's one Python copy of the nets) and checks that their
 parameter names, order and shapes are the ones the C++ modules reported:
   encoder: main = Conv2d(nc, ndf, 4, 2, 1) LeakyReLU(0.2), then per block
            Conv2d(w, 2w, 4, 2, 1) BatchNorm2d(2w) LeakyReLU(0.2) (2 blocks at 32, 3 at 64,
@@ -38,7 +39,9 @@ import torch
 import torch.nn as nn
 from torch.distributions import Normal, kl_divergence
 
-BLOCKS = {32: 2, 64: 3, 128: 4}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                "python"))
+from dcgan_dist_models import Encoder, Generator  # noqa: E402  (the nets, written from the text)
 
 
 def load(directory, name, shape):
@@ -48,41 +51,6 @@ def load(directory, name, shape):
 
 def save(directory, name, tensor):
     tensor.detach().cpu().contiguous().numpy().astype("<f4").tofile(os.path.join(directory, name))
-
-
-class Encoder(nn.Module):
-    def __init__(self, nc, ndf, nz, image_size, variational):
-        super().__init__()
-        width = ndf
-        layers = [nn.Conv2d(nc, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
-        for _ in range(BLOCKS[image_size]):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, inplace=True)]
-            width *= 2
-        self.main = nn.Sequential(*layers)  # [B, width, 4, 4]
-        self.mu = nn.Conv2d(width, nz, 4, 1, 0, bias=False)
-        self.logvar = nn.Conv2d(width, nz, 4, 1, 0, bias=False) if variational else None
-
-    def forward(self, x):
-        h = self.main(x)
-        return self.mu(h), (self.logvar(h) if self.logvar is not None else None)
-
-
-class Decoder(nn.Module):
-    def __init__(self, nz, ngf, nc, image_size):
-        super().__init__()
-        width = ngf << BLOCKS[image_size]
-        layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width),
-                  nn.ReLU(True)]
-        for _ in range(BLOCKS[image_size]):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width // 2), nn.ReLU(True)]
-            width //= 2
-        layers += [nn.ConvTranspose2d(width, nc, 4, 2, 1, bias=False), nn.Tanh()]
-        self.main = nn.Sequential(*layers)
-
-    def forward(self, z):
-        return self.main(z)
 
 
 def stat_buffers(net):
@@ -109,8 +77,8 @@ def main(directory):
     torch.set_num_threads(1)
     variational = m["model"] == "vae"
     assert m["model"] in ("ae", "vae"), m["model"]
-    enc = Encoder(m["channels"], m["ndf"], m["nz"], m["image_size"], variational)
-    dec = Decoder(m["nz"], m["ngf"], m["channels"], m["image_size"])
+    enc = Encoder(m["nz"], m["ndf"], m["channels"], m["image_size"], variational)
+    dec = Generator(m["nz"], m["ngf"], m["channels"], m["image_size"])
     fill(enc, directory, "enc", m["enc_names"], m["enc_shapes"], m["enc_stat_names"])
     fill(dec, directory, "dec", m["dec_names"], m["dec_shapes"], m["dec_stat_names"])
     real = load(directory, "real.bin", m["real_shape"])
@@ -120,7 +88,7 @@ def main(directory):
     dec.train()
 
     optimizer.zero_grad()
-    mu, logvar = enc(real)
+    mu, logvar = enc.encode(real)
     results = {}
     if variational:
         eps = load(directory, "eps.bin", m["eps_shape"])

@@ -1,6 +1,6 @@
-// Small POSIX file-system helpers for the train room. Not std::filesystem: libtorch.so exports
-// its own copy of it, which the dynamic linker binds first in torch-linked binaries (its
-// remove_all crashes there).
+// Small POSIX file-system helpers for the train room and the tools. Not std::filesystem:
+// libtorch.so exports its own copy of it, which the dynamic linker binds first in torch-linked
+// binaries (its remove_all crashes there).
 #pragma once
 
 #include <string>
