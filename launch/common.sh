@@ -4,6 +4,8 @@ DCGAN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DCGAN_TORCH_VERSION="${DCGAN_TORCH_VERSION:-2.11.0}"
 # The venv's TensorBoard: its reader checks the run's event files (tests/scripts/test_tensorboard.sh).
 DCGAN_TENSORBOARD_VERSION="${DCGAN_TENSORBOARD_VERSION:-2.21.0}"
+# The venv's SciPy: the independent FD reference (scipy.linalg.sqrtm) of the evaluator's tests.
+DCGAN_SCIPY_VERSION="${DCGAN_SCIPY_VERSION:-1.16.3}"
 DCGAN_VENV="${DCGAN_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/dcgan-dist/torch-${DCGAN_TORCH_VERSION}}"
 DCGAN_BUILD_DIR="${DCGAN_BUILD_DIR:-$DCGAN_ROOT/build}"
 DCGAN_BIN="$DCGAN_BUILD_DIR/bin"

@@ -62,12 +62,12 @@ ensure_venv() {
 ensure_venv_extras() {
   if [ -n "${Torch_DIR:-}" ] || [ -n "${CMAKE_PREFIX_PATH:-}" ]; then return 0; fi
   local py="$DCGAN_VENV/bin/python"
-  "$py" -c "import sys, tensorboard; sys.exit(tensorboard.__version__ != '$DCGAN_TENSORBOARD_VERSION')" \
+  "$py" -c "import sys, scipy, tensorboard; sys.exit(tensorboard.__version__ != '$DCGAN_TENSORBOARD_VERSION' or scipy.__version__ != '$DCGAN_SCIPY_VERSION')" \
     2>/dev/null && return 0
   exec 9>"$DCGAN_VENV.lock"
   flock 9
-  echo "setup: installing tensorboard==$DCGAN_TENSORBOARD_VERSION into $DCGAN_VENV"
-  "$DCGAN_VENV/bin/pip" install -q "tensorboard==$DCGAN_TENSORBOARD_VERSION"
+  echo "setup: installing tensorboard==$DCGAN_TENSORBOARD_VERSION scipy==$DCGAN_SCIPY_VERSION into $DCGAN_VENV"
+  "$DCGAN_VENV/bin/pip" install -q "tensorboard==$DCGAN_TENSORBOARD_VERSION" "scipy==$DCGAN_SCIPY_VERSION"
   flock -u 9
 }
 

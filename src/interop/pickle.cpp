@@ -4,6 +4,7 @@
 #include "dcgan/interop/pickle.h"
 
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -79,8 +80,10 @@ class PickleWriter {
 
 // ---------------------------------------------------------------------------------- reading
 
+// Values live in the unpickler's arena and refer to each other by pointer: a pickle may build
+// cycles (a list appended to itself through the memo), which reference counts would leak.
 struct Value;
-using Ref = std::shared_ptr<Value>;
+using Ref = Value*;
 struct Value {
   enum class Kind {
     kNone,
@@ -104,15 +107,15 @@ struct Value {
   TensorRecord tensor;     // kTensor (its name is set from the dict's key); kStorage: the class
 };
 
-Ref make(Value::Kind kind) {
-  auto v = std::make_shared<Value>();
-  v->kind = kind;
-  return v;
-}
-
 class Unpickler {
  public:
   Unpickler(std::string_view bytes, std::string origin) : in_(bytes), path_(std::move(origin)) {}
+
+  Ref make(Value::Kind kind) {
+    arena_.emplace_back();
+    arena_.back().kind = kind;
+    return &arena_.back();
+  }
 
   Ref run() {
     for (;;) {
@@ -354,7 +357,7 @@ class Unpickler {
   }
 
   // The globals a state_dict needs; anything else is refused here, before it could be called.
-  Ref global(const std::string& name, size_t at) const {
+  Ref global(const std::string& name, size_t at) {
     static const std::set<std::string> kAllowed = {
         "collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
         "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state"};
@@ -368,7 +371,7 @@ class Unpickler {
   }
 
   // ('storage', torch.<T>Storage, key, location, numel) -> the storage record data/<key>.
-  Ref storage(const Ref& pid, size_t at) const {
+  Ref storage(const Ref& pid, size_t at) {
     const auto& p = pid->items;
     if (pid->kind != Value::Kind::kTuple || p.size() != 5 || p[0]->kind != Value::Kind::kString ||
         p[0]->text != "storage" || p[1]->kind != Value::Kind::kGlobal ||
@@ -448,6 +451,7 @@ class Unpickler {
   std::string path_;
   std::vector<Ref> stack_;
   std::map<uint64_t, Ref> memo_;
+  std::deque<Value> arena_;  // every value made; a deque never moves them
 };
 
 }  // namespace
@@ -463,7 +467,8 @@ size_t storage_element_size(const std::string& storage_class) {
 
 std::vector<TensorRecord> parse_state_dict_pickle(std::string_view pickle,
                                                   const std::string& origin) {
-  const Ref root = Unpickler(pickle, origin).run();
+  Unpickler unpickler(pickle, origin);
+  const Ref root = unpickler.run();
   if (root->kind != Value::Kind::kDict) {
     throw DataError(dcgan::str(origin, ": holds a pickled ",
                                root->kind == Value::Kind::kTensor ? "tensor" : "value",

@@ -83,6 +83,14 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--sample-every", c.sample_every, "steps between sample grids");
   app.add_option("--ckpt-every", c.ckpt_every, "steps between checkpoints");
   app.add_option("--keep", c.keep, "checkpoints kept");
+  app.add_option("--eval-every", c.eval_every,
+                 "steps between FD measurements (a multiple of --log-every; 0 = never), written "
+                 "as fd into metrics.jsonl, TensorBoard and the console");
+  app.add_option("--eval-features", c.eval_features,
+                 "TorchScript feature extractor of --eval-every (see dcgan-eval)");
+  app.add_option("--eval-samples", c.eval_samples,
+                 "images per FD measurement: decoded from fixed codes, against the first as many "
+                 "training images");
   app.add_option("--optimizer", c.optimizer,
                  "Adam: fused (at::_fused_adam_, one kernel per net) | torch (libtorch's loop)")
       ->check(CLI::IsMember({"fused", "torch"}));

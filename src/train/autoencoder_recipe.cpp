@@ -148,6 +148,14 @@ class AutoencoderRecipe final : public Recipe {
     return grids;
   }
 
+  torch::Tensor decode(const torch::Tensor& codes) override {
+    torch::NoGradGuard no_grad;
+    decoder_->eval();
+    torch::Tensor images = decoder_->forward(codes);
+    decoder_->train();
+    return images;
+  }
+
  private:
   bool variational_;
   UpdateGuard guard_;

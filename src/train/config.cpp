@@ -40,6 +40,9 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("sample-every", c.sample_every);
   visit("ckpt-every", c.ckpt_every);
   visit("keep", c.keep);
+  visit("eval-every", c.eval_every);
+  visit("eval-features", c.eval_features);
+  visit("eval-samples", c.eval_samples);
   visit("optimizer", c.optimizer);
   visit("precision", c.precision);
   visit("channels-last", c.channels_last);
@@ -181,6 +184,12 @@ void validate_config(const TrainConfig& c) {
   require(c.sample_every > 0, "sample-every", "must be positive");
   require(c.ckpt_every > 0, "ckpt-every", "must be positive");
   require(c.keep > 0, "keep", "must be at least 1");
+  require(c.eval_every >= 0, "eval-every", "must not be negative (0 = never)");
+  require(c.eval_every == 0 || c.eval_every % c.log_every == 0, "eval-every",
+          str("must be a multiple of --log-every (", c.log_every, "), got ", c.eval_every));
+  require(c.eval_every == 0 || !c.eval_features.empty(), "eval-every",
+          "needs --eval-features (a TorchScript feature extractor)");
+  require(c.eval_samples >= 2, "eval-samples", str("must be at least 2, got ", c.eval_samples));
   require(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device",
           str("must be auto, cpu or cuda, got '", c.device, "'"));
   require(c.threads >= 0, "threads", "must not be negative");

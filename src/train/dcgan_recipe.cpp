@@ -70,11 +70,15 @@ class DcganRecipe final : public Recipe {
   void report(int64_t step) override { step_->report(step); }
   double step_flops_per_image() const override { return flops_; }
   std::vector<SampleGrid> samples(int64_t step) override {
+    return {{step_name(step) + ".png", decode(fixed_noise_)}};
+  }
+
+  torch::Tensor decode(const torch::Tensor& codes) override {
     torch::NoGradGuard no_grad;
     generator_->eval();
-    torch::Tensor images = generator_->forward(fixed_noise_);
+    torch::Tensor images = generator_->forward(codes);
     generator_->train();
-    return {{step_name(step) + ".png", images}};
+    return images;
   }
 
  private:

@@ -17,26 +17,34 @@ torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t paddi
   }
   if (nrow < 1 || padding < 0)
     throw Error(dcgan::str("make_grid: bad nrow ", nrow, " / padding ", padding));
-  torch::NoGradGuard no_grad;
-  auto x = images.detach().to(torch::kCPU, torch::kFloat32).clone();
+  torch::Tensor x = image_bytes(images.to(torch::kCPU));
   if (x.size(1) == 1) x = torch::cat({x, x, x}, 1);
-  // normalize=True, value_range=(-1, 1): clamp, subtract the low end, divide by the range.
-  x.clamp_(-1.0, 1.0).sub_(-1.0).div_(2.0);
-  torch::Tensor grid;
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-  if (n == 1) {
-    grid = x[0];  // torchvision returns a lone image unpadded
-  } else {
-    const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
-    const int64_t cell_h = h + padding, cell_w = w + padding;
-    grid = torch::zeros({3, rows * cell_h + padding, cols * cell_w + padding}, torch::kFloat32);
-    for (int64_t k = 0; k < n; ++k) {
-      const int64_t y0 = (k / cols) * cell_h + padding, x0 = (k % cols) * cell_w + padding;
-      grid.narrow(1, y0, h).narrow(2, x0, w).copy_(x[k]);
-    }
+  if (n == 1) return x[0];  // torchvision returns a lone image unpadded
+  const int64_t cols = std::min(nrow, n), rows = (n + cols - 1) / cols;
+  const int64_t cell_h = h + padding, cell_w = w + padding;
+  torch::Tensor grid =
+      torch::zeros({3, rows * cell_h + padding, cols * cell_w + padding}, torch::kUInt8);
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t y0 = (k / cols) * cell_h + padding, x0 = (k % cols) * cell_w + padding;
+    grid.narrow(1, y0, h).narrow(2, x0, w).copy_(x[k]);
   }
-  // save_image: mul(255).add_(0.5).clamp_(0, 255), then the uint8 cast truncates.
-  return grid.mul(255).add_(0.5).clamp_(0, 255).to(torch::kUInt8);
+  return grid;
+}
+
+torch::Tensor image_bytes(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  // normalize=True, value_range=(-1, 1): clamp, subtract the low end, divide by the range; then
+  // save_image's mul(255).add_(0.5).clamp_(0, 255), and the uint8 cast truncates.
+  return images.detach()
+      .to(torch::kFloat32)
+      .clamp(-1.0, 1.0)
+      .add(1.0)
+      .div(2.0)
+      .mul(255)
+      .add(0.5)
+      .clamp(0, 255)
+      .to(torch::kUInt8);
 }
 
 PngImage save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow,

@@ -9,11 +9,14 @@
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
+#include "dcgan/eval/features.h"
+#include "dcgan/eval/metrics.h"
 #include "dcgan/interop/state_dict.h"
 #include "dcgan/tensorboard/event_writer.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/benchmark.h"
 #include "dcgan/train/device.h"
+#include "dcgan/train/eval_images.h"
 #include "dcgan/train/posix_fs.h"
 #include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
@@ -26,6 +29,11 @@ constexpr int64_t kReferenceCount = 64;  // samples/real.png: an 8x8 grid
 // The step-noise RNG is seeded apart from the default one (model init, fixed noise) so the first
 // training draw does not repeat the fixed noise.
 constexpr int64_t kLatentSeedOffset = 1;
+
+// The fixed codes of FD during training are seeded apart from the latent and init draws.
+constexpr int64_t kEvalSeedOffset = 2;
+// Images per extractor call of FD during training.
+constexpr int64_t kEvalBatch = 100;
 
 // Untimed steps before a benchmark times any (after a CUDA graph's own warm-up and capture).
 constexpr int64_t kBenchmarkWarmupSteps = 5;
@@ -272,8 +280,8 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
   torch::Tensor stats = result.stats.to(torch::kCPU, torch::kFloat64);
   if (shape_.world_size > 1) stats = distributed::all_reduce_mean_host(comm_, stats);
   stats = stats.contiguous();
-  const auto now = std::chrono::steady_clock::now();
-  const double seconds = std::chrono::duration<double>(now - log_clock_).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - log_clock_).count();
   MetricsRecord r;
   r.epoch = epoch;
   r.step = cursor_.step;
@@ -291,7 +299,13 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
     r.values.emplace_back(optimizers.size() == 1 ? std::string("lr") : "lr_" + opt.name,
                           opt.optimizer->param_groups()[0].options().get_lr());
   }
-  log_clock_ = now;
+  std::string console_stats = recipe_->console_stats(values);
+  if (every(cursor_.step, config_.eval_every)) {  // a collective: before rank 0's early return
+    const double fd = measure_fd();
+    r.values.emplace_back("fd", fd);
+    console_stats += str("\tFD: ", fd);
+  }
+  log_clock_ = std::chrono::steady_clock::now();  // the FD's time is not training time
   log_clock_step_ = cursor_.step;
   if (metrics == nullptr) return;
   metrics->append(r);
@@ -300,8 +314,35 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
     for (const auto& [name, value] : r.values) tb_->add_scalar(name, r.step, value, wall_time);
     tb_->flush();
   }
-  log::info(console_line(epoch, epochs_shown_, batch, batches_per_epoch_,
-                         recipe_->console_stats(values), images_per_s));
+  log::info(
+      console_line(epoch, epochs_shown_, batch, batches_per_epoch_, console_stats, images_per_s));
+}
+
+void Trainer::prepare_eval() {
+  if (config_.eval_every == 0) return;
+  extractor_ = std::make_unique<eval::FeatureExtractor>(config_.eval_features, device_);
+  const int64_t n = std::min(config_.eval_samples, dataset_.image_count());
+  const auto t0 = std::chrono::steady_clock::now();
+  const eval::Moments real = eval::moments(eval::extract_features(
+      *extractor_, n, kEvalBatch, dataset_images(dataset_, device_), comm_, false));
+  real_mean_ = real.mean;
+  real_cov_ = real.cov;
+  log::info(str("FD every ", config_.eval_every, " steps: ", config_.eval_samples,
+                " decoded images against the first ", n, " training images (features of width ",
+                real_mean_.size(0), " in ",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                " s)"));
+}
+
+double Trainer::measure_fd() {
+  wait_for_replays();
+  const eval::FeatureStats fake = eval::extract_features(
+      *extractor_, config_.eval_samples, kEvalBatch,
+      decoded_images([this](const torch::Tensor& z) { return recipe_->decode(z); },
+                     config_.eval_samples, config_.nz,
+                     static_cast<uint64_t>(config_.seed) + kEvalSeedOffset, device_),
+      comm_, false);
+  return eval::frechet_distance({real_mean_, real_cov_}, eval::moments(fake));
 }
 
 StepResult Trainer::train_step(Batches& batches, HostBatch* host) {
@@ -435,6 +476,7 @@ int Trainer::run() {
     tb_->start_session(cursor_.step + 1, tensorboard::wall_time_now());
   }
   if (config_.cache_data) dataset_.cache_in_memory();
+  prepare_eval();
   Batches batches = make_batches();
   log_clock_ = std::chrono::steady_clock::now();
   run_clock_ = log_clock_;

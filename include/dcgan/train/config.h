@@ -54,7 +54,13 @@ struct TrainConfig {
   int64_t log_every = 50;
   int64_t sample_every = 500;
   int64_t ckpt_every = 500;
-  int64_t keep = 3;                 // checkpoints kept
+  int64_t keep = 3;  // checkpoints kept
+  // FD during training: every eval_every steps (a multiple of log_every; 0 = never), eval_samples
+  // images decoded from fixed codes against the first eval_samples training images, with the
+  // TorchScript extractor eval_features; the value goes into that step's metrics as "fd".
+  int64_t eval_every = 0;
+  std::string eval_features;
+  int64_t eval_samples = 500;
   std::string optimizer = "fused";  // fused (at::_fused_adam_) | torch (torch::optim::Adam)
   std::string precision = "fp32";   // fp32 | tf32 (CUDA) | bf16 (autocast; precision.h)
   bool channels_last = false;       // channels-last (NHWC) models and batches

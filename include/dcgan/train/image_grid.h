@@ -17,6 +17,11 @@ namespace dcgan::train {
 // padding is 0 (black); a single image gets no padding at all.
 torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
 
+// The bytes save_image writes for images [N, C, H, W] in [-1, 1] (any device and float dtype):
+// clamped to [-1, 1], mapped by (x + 1) / 2, then floor(v * 255 + 0.5); uint8 [N, C, H, W] on
+// the same device. make_grid's pixels, and how FD sees generated images (as saved PNGs).
+torch::Tensor image_bytes(const torch::Tensor& images);
+
 // Rows of `width` images, each row over the row of their reconstructions (both [N, C, H, W]); a
 // short last row is padded with black cells. Lay out with make_grid(..., width).
 torch::Tensor reconstruction_rows(const torch::Tensor& images, const torch::Tensor& recon,

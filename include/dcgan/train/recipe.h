@@ -79,6 +79,10 @@ class Recipe {
   // The grids of the current weights at `step`, rendered in eval mode (the running statistics
   // are used, not updated). Every rank calls it: sync-BN layers are collectives.
   virtual std::vector<SampleGrid> samples(int64_t step) = 0;
+  // The images the model's decoder (DCGAN's generator, the AE/VAE decoder) makes of N(0, 1)
+  // codes [B, nz, 1, 1] on the training device, float [-1, 1] NCHW, in eval mode (the running
+  // statistics are used, not updated): what FD during training measures. Every rank calls it.
+  virtual torch::Tensor decode(const torch::Tensor& codes) = 0;
   // Floating-point operations of one step per training image, forward and backward, counting the
   // convolutions only: the benchmark's FLOP floor. 0 where the recipe does not work it out.
   virtual double step_flops_per_image() const { return 0; }

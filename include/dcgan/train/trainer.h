@@ -28,6 +28,9 @@
 namespace dcgan::tensorboard {
 class EventWriter;
 }
+namespace dcgan::eval {
+class FeatureExtractor;
+}
 
 namespace dcgan::train {
 
@@ -99,6 +102,10 @@ class Trainer {
   // sample and checkpoint steps and the last step.
   bool sync_point(int64_t step) const;
   void prepare_run_dir();
+  // --eval-every: the extractor and the training images' statistics (every rank: the extraction
+  // is shared), once per invocation; then the FD of the decoder's images, at eval steps.
+  void prepare_eval();
+  double measure_fd();
 
   TrainConfig config_;
   distributed::Communicator& comm_;
@@ -127,6 +134,8 @@ class Trainer {
   std::unique_ptr<StepGraph> graph_;              // --cuda-graph
   std::unique_ptr<tensorboard::EventWriter> tb_;  // rank 0: <out>/tb/
   torch::Tensor static_real_;                     // the graph's input batch
+  std::unique_ptr<eval::FeatureExtractor> extractor_;  // --eval-every
+  torch::Tensor real_mean_, real_cov_;                 // the training images' feature moments
 };
 
 }  // namespace dcgan::train
