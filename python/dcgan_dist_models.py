@@ -7,7 +7,7 @@ encoder: the Discriminator's trunk, then 4x4 heads `mu` (and the VAE's `logvar`)
 
     import torch, dcgan_dist_models as m
     nets = m.load_export("export/")          # the directory dcgan-export wrote
-    images = nets["generator"](torch.randn(16, 100, 1, 1))
+    images = nets["generator"](torch.randn(16, 100, 1, 1))   # nets["generator_ema"] with an EMA
 
 A net trained in PyTorch goes the other way: torch.save(net.state_dict(), "init/generator.pt")
 (and discriminator.pt, or encoder.pt and decoder.pt), then dcgan-train --init-from init/.
@@ -98,23 +98,30 @@ def weights_init(m):
         nn.init.constant_(m.bias.data, 0)
 
 
-def build(model, nz, ngf, ndf, channels, image_size):
-    """The nets of a dcgan-train model, by the names of its modules."""
+def build(model, nz, ngf, ndf, channels, image_size, ema=False):
+    """The nets of a dcgan-train model, by the names of its modules (ema: also the EMA of the
+    generator or decoder, generator_ema or decoder_ema, of a run with --ema-halflife-kimg)."""
     if model == "dcgan":
-        return {"generator": Generator(nz, ngf, channels, image_size),
+        nets = {"generator": Generator(nz, ngf, channels, image_size),
                 "discriminator": Discriminator(ndf, channels, image_size)}
-    if model in ("ae", "vae"):
-        return {"encoder": Encoder(nz, ndf, channels, image_size, variational=model == "vae"),
+    elif model in ("ae", "vae"):
+        nets = {"encoder": Encoder(nz, ndf, channels, image_size, variational=model == "vae"),
                 "decoder": Generator(nz, ngf, channels, image_size)}
-    raise ValueError(f"unknown model {model!r}")
+    else:
+        raise ValueError(f"unknown model {model!r}")
+    if ema:
+        name = "generator" if model == "dcgan" else "decoder"
+        nets[name + "_ema"] = Generator(nz, ngf, channels, image_size)
+    return nets
 
 
 def load_export(directory, device="cpu"):
-    """The nets of a dcgan-export directory, loaded strictly, in eval mode."""
+    """The nets of a dcgan-export directory (model.json lists them), loaded strictly, in eval
+    mode."""
     with open(os.path.join(directory, "model.json")) as f:
         info = json.load(f)
     nets = build(info["model"], info["nz"], info["ngf"], info["ndf"], info["channels"],
-                 info["image_size"])
+                 info["image_size"], ema=any(m.endswith("_ema") for m in info["modules"]))
     for name, net in nets.items():
         net.load_state_dict(torch.load(os.path.join(directory, name + ".pt"), map_location=device))
         net.to(device).eval()

@@ -1,6 +1,7 @@
 // dcgan-eval: FD (FID with an Inception extractor) and KID between the images a checkpoint's
 // decoder generates (or a second packed data set) and a packed data set, with features from a
 // TorchScript extractor. Under mpirun the ranks share the feature extraction.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iomanip>
@@ -45,6 +46,7 @@ struct EvalOptions {
   std::string device = "auto";
   int64_t comm_timeout = 600;
   bool json = false;
+  bool no_ema = false;  // the raw decoder even when the checkpoint has its EMA
 };
 
 std::string default_cache_dir() {
@@ -117,7 +119,7 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
     train::CheckpointInfo info;
     try {
       const std::string dir = train::resolve_checkpoint_dir(o.ckpt);
-      decoder = train::load_generator(dir, device);  // verifies first
+      decoder = train::load_generator(dir, device, !o.no_ema);  // verifies first
       info = train::read_checkpoint_info(dir);
     } catch (const DataError&) {
       throw;
@@ -125,7 +127,10 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
       throw train::checkpoint_read_error(o.ckpt, e);
     }
     require_same_shape(real, info.shape.image_size, info.shape.channels, "the checkpoint");
-    fake_what = str(info.model, " step ", info.cursor.step);
+    const bool has_ema =
+        std::find(info.modules.begin(), info.modules.end(),
+                  info.model == "dcgan" ? "generator_ema" : "decoder_ema") != info.modules.end();
+    fake_what = str(info.model, " step ", info.cursor.step, has_ema && !o.no_ema ? " (EMA)" : "");
     fake_stats = eval::extract_features(
         extractor, n_fake, o.batch_size,
         train::decoded_images([&](const torch::Tensor& z) { return decoder->forward(z); }, n_fake,
@@ -201,6 +206,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--comm-timeout", o.comm_timeout,
                  "seconds a collective may wait before the job aborts");
+  app.add_flag("--no-ema", o.no_ema,
+               "generate with the raw weights, not the EMA (a run with --ema-halflife-kimg)");
   app.add_flag("--json", o.json, "print one JSON object instead of the FD and KID lines");
   app.footer(
       "Prints 'FD <value>' and 'KID <value> ± <std>' on stdout (rank 0); logs go to "

@@ -28,6 +28,7 @@ struct ExportOptions {
   std::string ckpt;  // run dir, its checkpoints/ dir, or a step-NNNNNN dir
   std::string out;   // directory to write
   bool overwrite = false;
+  bool no_ema = false;  // leave out the decoder's EMA
 };
 
 constexpr int64_t kCheckBatch = 4;  // inputs per module in check.pt
@@ -74,10 +75,10 @@ std::string model_json(const dcgan::train::CheckpointInfo& info,
 
 // A checkpoint that cannot be found or read is a data error (exit 3) naming the path, whatever
 // layer noticed it, as in dcgan-sample.
-dcgan::train::CheckpointModules load(const std::string& path) {
+dcgan::train::CheckpointModules load(const std::string& path, bool ema) {
   try {
     return dcgan::train::load_checkpoint_modules(dcgan::train::resolve_checkpoint_dir(path),
-                                                 torch::kCPU);  // verifies first
+                                                 torch::kCPU, ema);  // verifies first
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
@@ -87,7 +88,7 @@ dcgan::train::CheckpointModules load(const std::string& path) {
 
 int export_checkpoint(const ExportOptions& o) {
   using namespace dcgan;
-  const train::CheckpointModules loaded = load(o.ckpt);
+  const train::CheckpointModules loaded = load(o.ckpt, !o.no_ema);
   const std::string& dir = loaded.info.dir;
   std::vector<std::string> files;
   for (const auto& m : loaded.modules) files.push_back(m.name + ".pt");
@@ -132,6 +133,8 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--out", o.out, "directory to write (made if missing)")->required();
   app.add_flag("--overwrite", o.overwrite, "replace the files of an earlier export in --out");
+  app.add_flag("--no-ema", o.no_ema,
+               "leave out the EMA generator (decoder) of a run with --ema-halflife-kimg");
   app.footer(
       "Exit codes: 0 ok, 1 runtime failure (I/O), 2 usage error, 3 missing or damaged "
       "checkpoint.");

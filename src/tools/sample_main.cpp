@@ -26,6 +26,7 @@ struct SampleOptions {
   int64_t seed = 0;         // latent draws
   int64_t interpolate = 0;  // K >= 2: each row walks from one latent to another in K steps
   std::string reconstruct;  // a packed data set: its first n images over their reconstructions
+  bool no_ema = false;      // the raw decoder even when the checkpoint has its EMA
 };
 
 constexpr int64_t kGridWidth = 8;
@@ -34,10 +35,10 @@ constexpr int64_t kGridWidth = 8;
 // layer noticed it: the checkpoint API (UsageError for "no checkpoint here") or torch's loader.
 using Loaded = dcgan::train::SamplingModels;
 
-Loaded load(const std::string& path, bool with_encoder) {
+Loaded load(const std::string& path, bool with_encoder, bool ema) {
   try {
     return dcgan::train::load_sampling_models(dcgan::train::resolve_checkpoint_dir(path),
-                                              torch::kCPU, with_encoder);  // verifies first
+                                              torch::kCPU, with_encoder, ema);  // verifies first
   } catch (const dcgan::DataError&) {
     throw;
   } catch (const std::exception& e) {
@@ -81,7 +82,7 @@ int sample(const SampleOptions& o) {
   if (!o.reconstruct.empty() && o.interpolate != 0) {
     throw UsageError("--reconstruct and --interpolate exclude each other");
   }
-  Loaded loaded = load(o.ckpt, !o.reconstruct.empty());
+  Loaded loaded = load(o.ckpt, !o.reconstruct.empty(), !o.no_ema);
   if (!o.reconstruct.empty() && !loaded.encoder) {
     throw UsageError(str("--reconstruct needs an ae or vae checkpoint; ", loaded.info.dir, " is a ",
                          loaded.info.model, " run, which has no encoder"));
@@ -122,6 +123,8 @@ int main(int argc, char** argv) {
   app.add_option("--reconstruct", o.reconstruct,
                  "ae, vae: a packed data set; its first n images, each row over the row of its "
                  "reconstructions (the VAE decodes mu)");
+  app.add_flag("--no-ema", o.no_ema,
+               "decode with the raw weights, not the EMA (a run with --ema-halflife-kimg)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -78,6 +78,11 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--real-label", c.real_label,
                  "dcgan: target of real images (< 1: one-sided smoothing)");
   app.add_option("--beta", c.beta, "vae: weight of the KL term");
+  app.add_option("--ema-halflife-kimg", c.ema_halflife_kimg,
+                 "EMA of G's (the decoder's) weights with this half-life in thousands of images, "
+                 "used for samples, FD and by dcgan-sample/eval/export (StyleGAN uses 10); 0 = "
+                 "none (the tutorial)")
+      ->option_text("K");
   app.add_option("--seed", c.seed, "seed of init, fixed noise, latent draws and shuffling");
   app.add_option("--log-every", c.log_every, "steps between metrics lines");
   app.add_option("--sample-every", c.sample_every, "steps between sample grids");

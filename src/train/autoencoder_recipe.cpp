@@ -50,6 +50,7 @@ class AutoencoderRecipe final : public Recipe {
     reducer_ =
         make_reducer(context, params,
                      concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
+    ema_ = make_decoder_ema(context, decoder_);
     beta_ = config.beta;
     bf16_ = step_options(context).bf16;
     timer_ = context.timer;
@@ -61,7 +62,9 @@ class AutoencoderRecipe final : public Recipe {
 
   std::string model() const override { return variational_ ? "vae" : "ae"; }
   std::vector<NamedModule> modules() override {
-    return {{"encoder", encoder_.ptr()}, {"decoder", decoder_.ptr()}};
+    std::vector<NamedModule> m = {{"encoder", encoder_.ptr()}, {"decoder", decoder_.ptr()}};
+    if (ema_) m.push_back({"decoder_ema", ema_->module()});
+    return m;
   }
   std::vector<NamedOptimizer> optimizers() override { return {{model(), optimizer_.get()}}; }
   std::vector<NamedTensor> tensors() override {
@@ -122,6 +125,7 @@ class AutoencoderRecipe final : public Recipe {
                          .update(phase, "loss", loss.detach(), *reducer_, *optimizer_,
                                  {{"encoder.", encoder_.get()}, {"decoder.", decoder_.get()}}, step)
                          .reshape({1});
+    if (ema_) ema_->update();
     lap(timer_, "optimizer");
     const torch::Tensor rec_mse = (recon.detach() - real).pow(2).mean();
     result.stats = variational_ ? torch::stack({loss.detach(), rec_mse, kl.detach().mean()})
@@ -142,14 +146,19 @@ class AutoencoderRecipe final : public Recipe {
     const int64_t width = std::min<int64_t>(kGridWidth, reference_.size(0));
     grids.push_back({numbered_name("recon", step) + ".png",
                      reconstruction_rows(reference_, recon, width), width});
-    if (variational_) grids.push_back({step_name(step) + ".png", decoder_->forward(fixed_noise_)});
+    if (variational_) grids.push_back({step_name(step) + ".png", decode(fixed_noise_)});
     encoder_->train();
     decoder_->train();
     return grids;
   }
 
+  void reset_ema() override {
+    if (ema_) ema_->reset();
+  }
+
   torch::Tensor decode(const torch::Tensor& codes) override {
     torch::NoGradGuard no_grad;
+    if (ema_) return ema_->module()->as<models::GeneratorImpl>()->forward(codes);  // eval mode
     decoder_->eval();
     torch::Tensor images = decoder_->forward(codes);
     decoder_->train();
@@ -163,6 +172,7 @@ class AutoencoderRecipe final : public Recipe {
   models::Generator decoder_{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer_;
   std::unique_ptr<distributed::GradReducer> reducer_;
+  std::unique_ptr<ModuleEma> ema_;  // --ema-halflife-kimg
   torch::Tensor fixed_noise_;
   torch::Tensor reference_;
   double beta_ = 1.0;

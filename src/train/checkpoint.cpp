@@ -552,9 +552,12 @@ void load_listed(const CheckpointInfo& info, const std::string& name, torch::nn:
   module.eval();
 }
 
-models::Generator decoder_of(const CheckpointInfo& info, const torch::Device& device) {
+models::Generator decoder_of(const CheckpointInfo& info, const torch::Device& device, bool ema) {
   models::Generator generator(info.model_options());
-  load_listed(info, info.model == "dcgan" ? "generator" : "decoder", *generator, device);
+  const std::string name = info.model == "dcgan" ? "generator" : "decoder";
+  const bool has_ema =
+      std::find(info.modules.begin(), info.modules.end(), name + "_ema") != info.modules.end();
+  load_listed(info, ema && has_ema ? name + "_ema" : name, *generator, device);
   return generator;
 }
 
@@ -571,9 +574,10 @@ models::Encoder encoder_of(const CheckpointInfo& info, const torch::Device& devi
 
 }  // namespace
 
-models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device) {
+models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device,
+                                 bool ema) {
   require_intact(ckpt_dir);
-  return decoder_of(read_checkpoint_info(ckpt_dir), device);
+  return decoder_of(read_checkpoint_info(ckpt_dir), device, ema);
 }
 
 models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device) {
@@ -582,11 +586,11 @@ models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& d
 }
 
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
-                                    bool with_encoder) {
+                                    bool with_encoder, bool ema) {
   require_intact(ckpt_dir);
   SamplingModels models;
   models.info = read_checkpoint_info(ckpt_dir);
-  models.decoder = decoder_of(models.info, device);
+  models.decoder = decoder_of(models.info, device, ema);
   if (with_encoder && models.info.model != "dcgan")
     models.encoder = encoder_of(models.info, device);
   return models;
@@ -599,15 +603,17 @@ DataError checkpoint_read_error(const std::string& path, const std::exception& e
   return DataError(what);
 }
 
-CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir,
-                                          const torch::Device& device) {
+CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const torch::Device& device,
+                                          bool with_ema) {
   require_intact(ckpt_dir);
   CheckpointModules out;
   out.info = read_checkpoint_info(ckpt_dir);
   const models::DcganOptions options = out.info.model_options();
   for (const std::string& name : out.info.modules) {
     std::shared_ptr<torch::nn::Module> module;
-    if (name == "generator" || name == "decoder") {
+    const bool ema = name == "generator_ema" || name == "decoder_ema";
+    if (ema && !with_ema) continue;
+    if (name == "generator" || name == "decoder" || ema) {
       module = models::Generator(options).ptr();
     } else if (name == "discriminator") {
       module = models::Discriminator(options).ptr();
@@ -688,7 +694,11 @@ CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingSta
   auto require_entry = [&](const std::vector<std::string>& saved, const std::string& name,
                            const char* kind) {
     if (std::find(saved.begin(), saved.end(), name) == saved.end()) {
-      throw UsageError(str("checkpoint ", ckpt_dir, " has no ", kind, " '", name, "'"));
+      const bool ema = name.size() > 4 && name.compare(name.size() - 4, 4, "_ema") == 0;
+      throw UsageError(str("checkpoint ", ckpt_dir, " has no ", kind, " '", name, "'",
+                           ema ? " HINT: it was trained without --ema-halflife-kimg; resume "
+                                 "without it, or start a fresh run with --init-from an export"
+                               : ""));
     }
   };
   auto warn_unused = [&](const std::vector<std::string>& saved, const auto& known,

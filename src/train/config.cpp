@@ -35,6 +35,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("beta2", c.beta2);
   visit("real-label", c.real_label);
   visit("beta", c.beta);
+  visit("ema-halflife-kimg", c.ema_halflife_kimg);
   visit("seed", c.seed);
   visit("log-every", c.log_every);
   visit("sample-every", c.sample_every);
@@ -180,6 +181,8 @@ void validate_config(const TrainConfig& c) {
       "beta1/--beta2", "must be in [0, 1)");
   require(c.real_label > 0 && c.real_label <= 1, "real-label", "must be in (0, 1]");
   require(c.beta >= 0, "beta", str("must not be negative, got ", c.beta));
+  require(c.ema_halflife_kimg >= 0, "ema-halflife-kimg",
+          str("must not be negative (0 = no EMA), got ", c.ema_halflife_kimg));
   require(c.log_every > 0, "log-every", "must be positive");
   require(c.sample_every > 0, "sample-every", "must be positive");
   require(c.ckpt_every > 0, "ckpt-every", "must be positive");

@@ -38,6 +38,7 @@ class DcganRecipe final : public Recipe {
     reducer_d_ = make_reducer(context, discriminator_->parameters());
     step_ = std::make_unique<GanStep>(generator_, discriminator_, *opt_g_, *opt_d_, *reducer_g_,
                                       *reducer_d_, step_options(context));
+    ema_ = make_decoder_ema(context, generator_);
     nz_ = config.nz;
     // D runs forward and backward three times (real, fake, and for G's loss: its input gradient
     // and, as autograd computes it, its weight gradient), G forward once and backward once.
@@ -47,7 +48,10 @@ class DcganRecipe final : public Recipe {
 
   std::string model() const override { return "dcgan"; }
   std::vector<NamedModule> modules() override {
-    return {{"generator", generator_.ptr()}, {"discriminator", discriminator_.ptr()}};
+    std::vector<NamedModule> m = {{"generator", generator_.ptr()},
+                                  {"discriminator", discriminator_.ptr()}};
+    if (ema_) m.push_back({"generator_ema", ema_->module()});
+    return m;
   }
   std::vector<NamedOptimizer> optimizers() override {
     return {{"d", opt_d_.get()}, {"g", opt_g_.get()}};  // metrics order: lr_d, lr_g
@@ -65,7 +69,12 @@ class DcganRecipe final : public Recipe {
     return out.str();
   }
   StepResult step(const torch::Tensor& real, const torch::Tensor& noise, int64_t step) override {
-    return step_->run(real, noise, step);
+    StepResult result = step_->run(real, noise, step);
+    if (ema_) ema_->update();
+    return result;
+  }
+  void reset_ema() override {
+    if (ema_) ema_->reset();
   }
   void report(int64_t step) override { step_->report(step); }
   double step_flops_per_image() const override { return flops_; }
@@ -75,6 +84,7 @@ class DcganRecipe final : public Recipe {
 
   torch::Tensor decode(const torch::Tensor& codes) override {
     torch::NoGradGuard no_grad;
+    if (ema_) return ema_->module()->as<models::GeneratorImpl>()->forward(codes);  // eval mode
     generator_->eval();
     torch::Tensor images = generator_->forward(codes);
     generator_->train();
@@ -89,6 +99,7 @@ class DcganRecipe final : public Recipe {
   std::unique_ptr<distributed::GradReducer> reducer_g_;
   std::unique_ptr<distributed::GradReducer> reducer_d_;
   std::unique_ptr<GanStep> step_;
+  std::unique_ptr<ModuleEma> ema_;  // --ema-halflife-kimg
   torch::Tensor fixed_noise_;
   int64_t nz_ = 0;
   double flops_ = 0;

@@ -23,6 +23,15 @@ models::DcganOptions recipe_model_options(const RecipeContext& context) {
   return options;
 }
 
+std::unique_ptr<ModuleEma> make_decoder_ema(const RecipeContext& context,
+                                            const models::Generator& decoder) {
+  if (context.config.ema_halflife_kimg <= 0) return nullptr;
+  models::Generator ema(model_options(context.config, context.shape));
+  ema->to(context.device);
+  return std::make_unique<ModuleEma>(decoder.ptr(), ema.ptr(), context.config.ema_halflife_kimg,
+                                     context.config.batch_size * context.shape.world_size);
+}
+
 torch::optim::AdamOptions adam_options(const TrainConfig& config) {
   return torch::optim::AdamOptions(config.lr).betas({config.beta1, config.beta2});
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "dcgan/models/dcgan.h"
+#include "dcgan/train/ema.h"
 #include "dcgan/train/recipe.h"
 #include "dcgan/train/update_guard.h"
 
@@ -32,6 +33,11 @@ std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& cont
 // The step options the context implies (--real-label, --on-nan, --check-nan, --beta,
 // --precision, the benchmark's timer).
 StepOptions step_options(const RecipeContext& context);
+
+// The decoder's EMA of the run (--ema-halflife-kimg > 0), on the context's device: a plain
+// BatchNorm Generator (its names are sync-BN's too) tracking `decoder`; null without one.
+std::unique_ptr<ModuleEma> make_decoder_ema(const RecipeContext& context,
+                                            const models::Generator& decoder);
 
 std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context);
 std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational);

@@ -80,7 +80,7 @@ def exported(directory):
     info = json.load(open(os.path.join(directory, "model.json")))
     check = torch.load(os.path.join(directory, "check.pt"))  # a bare load: weights_only=True
     nets = models.build(info["model"], info["nz"], info["ngf"], info["ndf"], info["channels"],
-                        info["image_size"])
+                        info["image_size"], ema=any(m.endswith("_ema") for m in info["modules"]))
     assert sorted(nets) == sorted(info["modules"]), (sorted(nets), info["modules"])
     worst = 0.0
     for name, net in nets.items():
@@ -90,9 +90,9 @@ def exported(directory):
         net.eval()
         candidates = [net]
         if info["model"] == "dcgan" and info["image_size"] == 64:
-            tutorial = (TutorialGenerator(info["nz"], info["ngf"], info["channels"])
-                        if name == "generator" else TutorialDiscriminator(info["ndf"],
-                                                                           info["channels"]))
+            tutorial = (TutorialDiscriminator(info["ndf"], info["channels"])
+                        if name == "discriminator"
+                        else TutorialGenerator(info["nz"], info["ngf"], info["channels"]))
             tutorial.load_state_dict(state, strict=True)
             candidates.append(tutorial.eval())
         with torch.no_grad():

@@ -3,7 +3,8 @@
 # Export: dcgan-export of a 64x64 DCGAN, a 32x32 AE and a VAE; a bare torch.load reads every file,
 # the nets (and the tutorial's own Generator/Discriminator classes) load them strictly, and their
 # outputs equal the C++ forward in check.pt within 1e-6. A second export into the same directory
-# needs --overwrite; a missing checkpoint is exit 3.
+# needs --overwrite; a missing checkpoint is exit 3. With --ema-halflife-kimg the EMA generator is
+# exported too (not with --no-ema), and dcgan-sample draws with it (not with --no-ema).
 # Import: state_dicts saved by torch.save (protocol 2 tensors; protocol 4 Parameters) start a run
 # with --init-from: after one step at lr 1e-30 its parameters are the file's (a step moves none
 # by more than lr); a seeded init is far from them. A misshapen, incomplete, over-full, truncated,
@@ -42,6 +43,19 @@ expect 2 "x-dcgan/generator.pt exists HINT: --overwrite" -- "$export_" --ckpt "$
 run_ok overwrite -- "$export_" --ckpt "$tmp/r-dcgan/checkpoints/step-000002" --out "$tmp/x-dcgan" --overwrite
 expect 3 "no checkpoint at $tmp/none" -- "$export_" --ckpt "$tmp/none" --out "$tmp/x-none"
 
+# The EMA generator (--ema-halflife-kimg): exported and checked like the others unless --no-ema;
+# dcgan-sample draws with it unless --no-ema.
+run_ok ema -- "$train" "${common[@]}" --data "$tmp/d64" --out "$tmp/r-ema" --steps 2 --ema-halflife-kimg 0.05
+run_ok export-ema -- "$export_" --ckpt "$tmp/r-ema" --out "$tmp/x-ema"
+[ -f "$tmp/x-ema/generator_ema.pt" ] || fail "no generator_ema.pt"
+grep -q '"modules": \["generator", "discriminator", "generator_ema"\]' "$tmp/x-ema/model.json" || fail "model.json lists no EMA"
+"$PY" "$check_py" exported "$tmp/x-ema" || fail "EMA export in PyTorch"
+run_ok export-no-ema -- "$export_" --ckpt "$tmp/r-ema" --out "$tmp/x-no-ema" --no-ema
+[ ! -e "$tmp/x-no-ema/generator_ema.pt" ] || fail "--no-ema exported the EMA"
+run_ok sample-ema -- "$BIN/dcgan-sample" --ckpt "$tmp/r-ema" --out "$tmp/ema.png"
+run_ok sample-raw -- "$BIN/dcgan-sample" --ckpt "$tmp/r-ema" --out "$tmp/raw.png" --no-ema
+! cmp -s "$tmp/ema.png" "$tmp/raw.png" || fail "dcgan-sample drew the same grid with and without the EMA"
+
 # --- import ---
 init=(--lr 1e-30 --steps 1)
 "$PY" "$check_py" save-init "$tmp/i-dcgan" dcgan 100 8 8 3 64 7 >/dev/null
@@ -55,6 +69,12 @@ run_ok export-rp -- "$export_" --ckpt "$tmp/rp-dcgan" --out "$tmp/xp-dcgan"
 if "$PY" "$check_py" same-weights "$tmp/i-dcgan" "$tmp/xp-dcgan" 1e-3 >/dev/null; then
   fail "a seeded init matched the imported weights, so the import check proves nothing"
 fi
+# With --ema-halflife-kimg and no EMA file, the EMA starts at the imported generator.
+run_ok init-ema -- "$train" "${common[@]}" --data "$tmp/d64" --out "$tmp/ri-ema" "${init[@]}" --init-from "$tmp/i-dcgan" --ema-halflife-kimg 1
+run_ok export-ri-ema -- "$export_" --ckpt "$tmp/ri-ema" --out "$tmp/xi-ema"
+mkdir "$tmp/xi-ema-only" && cp "$tmp/xi-ema/generator_ema.pt" "$tmp/xi-ema-only/generator.pt"
+mkdir "$tmp/i-g-only" && cp "$tmp/i-dcgan/generator.pt" "$tmp/i-g-only/"
+"$PY" "$check_py" same-weights "$tmp/i-g-only" "$tmp/xi-ema-only" 1e-25 || fail "the EMA did not start at the imported weights"
 # Parameters (state_dict(keep_vars=True)) pickled with protocol 4, into a VAE.
 "$PY" "$check_py" save-init "$tmp/i-vae" vae 16 8 8 1 32 3 --protocol 4 --keep-vars >/dev/null
 run_ok init-vae -- "$train" "${common[@]}" --model vae --nz 16 --data "$tmp/d32" --out "$tmp/ri-vae" "${init[@]}" --init-from "$tmp/i-vae"

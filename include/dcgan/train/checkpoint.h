@@ -109,7 +109,9 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir);
 // For dcgan-sample: refuses a damaged checkpoint (DataError), then the image decoder (DCGAN's
 // generator, the AE/VAE's decoder: both a models::Generator) built from the checkpoint's own
 // options with its weights, in eval mode (BN running statistics), on `device`.
-models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device);
+// `ema`: the decoder's EMA (generator_ema, decoder_ema) when the checkpoint has one.
+models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device,
+                                 bool ema = true);
 
 // The AE/VAE encoder of a checkpoint, like load_generator; UsageError for a DCGAN checkpoint.
 models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device);
@@ -122,21 +124,23 @@ struct SamplingModels {
   models::Encoder encoder{nullptr};
 };
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
-                                    bool with_encoder);
+                                    bool with_encoder, bool ema = true);
 
 // For the tools that read a checkpoint a user named: any failure to read it (UsageError for "no
 // checkpoint here", torch's loader) as a DataError (exit 3) with the first line of its message,
 // naming `path`.
 DataError checkpoint_read_error(const std::string& path, const std::exception& error);
 
-// Every module a checkpoint lists (dcgan: generator, discriminator; ae, vae: encoder, decoder),
+// Every module a checkpoint lists (dcgan: generator, discriminator; ae, vae: encoder, decoder;
+// the EMA generator_ema or decoder_ema when there is one and `with_ema`),
 // the checkpoint verified first (DataError when damaged), each built from the checkpoint's options
 // with its weights, in eval mode, on `device`, in the checkpoint's order. For dcgan-export.
 struct CheckpointModules {
   CheckpointInfo info;
   std::vector<NamedModule> modules;
 };
-CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const torch::Device& device);
+CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const torch::Device& device,
+                                          bool with_ema = true);
 
 // Writes <run_dir>/checkpoints/step-NNNNNN atomically, points checkpoints/latest at it and
 // removes all but the newest `keep`. A failure (ENOSPC included) removes the partial temp dir,

@@ -49,6 +49,10 @@ struct TrainConfig {
   double beta2 = 0.999;
   double real_label = 1.0;  // < 1 gives one-sided label smoothing (dcgan)
   double beta = 1.0;        // the VAE's KL weight
+  // > 0: an EMA of G's (the decoder's) weights with this half-life in thousands of images
+  // (ema.h), checkpointed as generator_ema (decoder_ema), used by samples, FD, dcgan-sample,
+  // dcgan-eval and dcgan-export. 0: none, the tutorial.
+  double ema_halflife_kimg = 0;
   int64_t seed = 999;
   // Periodic work, in steps.
   int64_t log_every = 50;

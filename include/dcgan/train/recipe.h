@@ -82,7 +82,10 @@ class Recipe {
   // The images the model's decoder (DCGAN's generator, the AE/VAE decoder) makes of N(0, 1)
   // codes [B, nz, 1, 1] on the training device, float [-1, 1] NCHW, in eval mode (the running
   // statistics are used, not updated): what FD during training measures. Every rank calls it.
+  // With --ema-halflife-kimg, through the EMA of the decoder's weights.
   virtual torch::Tensor decode(const torch::Tensor& codes) = 0;
+  // The decoder's EMA (--ema-halflife-kimg) restarted at the current weights; a no-op without one.
+  virtual void reset_ema() {}
   // Floating-point operations of one step per training image, forward and backward, counting the
   // convolutions only: the benchmark's FLOP floor. 0 where the recipe does not work it out.
   virtual double step_flops_per_image() const { return 0; }

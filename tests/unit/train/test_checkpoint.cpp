@@ -98,14 +98,18 @@ TEST(Checkpoint, Format2NamesEntriesAndRefusesMissingOnes) {
   EXPECT_EQ(info.tensors, (std::vector<std::string>{"fixed_noise"}));
 
   Saved b(2);
-  train::TrainingState more = b.state();  // e.g. a later build's EMA copy of G
+  train::TrainingState more = b.state();  // the EMA copy of G of --ema-halflife-kimg
   models::DcganOptions options = train::model_options(b.config, b.shape);
   more.modules.push_back({"generator_ema", models::Generator(options).ptr()});
   try {
     train::restore_checkpoint(dir, more, b.config, b.shape);
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_EQ(std::string(e.what()), "checkpoint " + dir + " has no module 'generator_ema'");
+    EXPECT_EQ(std::string(e.what()),
+              "checkpoint " + dir +
+                  " has no module 'generator_ema' HINT: it was trained without "
+                  "--ema-halflife-kimg; resume without it, or start a fresh run with --init-from "
+                  "an export");
   }
   train::TrainingState fewer = b.state();  // an older build without fixed noise: left unread
   fewer.tensors.clear();

@@ -141,6 +141,54 @@ TEST_F(TrainerTest, ResumeIsBitIdentical) {
             state_lines(resumed_dir / "checkpoints/step-000012/checkpoint.toml"));
 }
 
+// --ema-halflife-kimg: the EMA generator is a checkpointed module; 6 + 6 resumed steps end
+// bit-identical to 12 (the EMA included), and it differs from G (it averages).
+TEST_F(TrainerTest, EmaResumesBitIdentical) {
+  ScratchDir straight_dir("dcgan-ema-straight"), resumed_dir("dcgan-ema-resumed");
+  std::vector<torch::Tensor> straight, resumed;
+  auto ema_of = [](train::Trainer& t) {
+    std::vector<torch::Tensor> out;
+    const auto ema = train::TrainerTestPeer::module(t, "generator_ema");
+    for (const auto& p : ema->parameters()) out.push_back(p.detach().clone());
+    for (const auto& b : ema->buffers()) out.push_back(b.clone());
+    const auto g = train::TrainerTestPeer::module(t, "generator");
+    EXPECT_FALSE(torch::equal(ema->parameters()[0], g->parameters()[0]));
+    return out;
+  };
+  train::TrainConfig a = config(straight_dir.path(), 12);
+  a.ema_halflife_kimg = 0.05;  // beta = 0.5^(8 / 50): a visible average over a few steps
+  ASSERT_EQ(train(a, [&](train::Trainer& t) { straight = ema_of(t); }), 0);
+  train::TrainConfig first = config(resumed_dir.path(), 6);
+  first.ema_halflife_kimg = 0.05;
+  ASSERT_EQ(train(first), 0);
+  train::TrainConfig second = config(resumed_dir.path(), 12);
+  second.ema_halflife_kimg = 0.05;
+  second.resume = "latest";
+  ASSERT_EQ(train(second, [&](train::Trainer& t) { resumed = ema_of(t); }), 0);
+  ASSERT_EQ(straight.size(), resumed.size());
+  for (size_t i = 0; i < straight.size(); ++i)
+    EXPECT_TRUE(torch::equal(straight[i], resumed[i])) << "EMA tensor " << i;
+  EXPECT_NE(
+      read_file(resumed_dir / "checkpoints/step-000012/checkpoint.toml").find("'generator_ema'"),
+      std::string::npos);
+  // Resuming it without the flag leaves the EMA entry unused; a run without EMA resumed with it
+  // is refused, naming the missing module.
+  ScratchDir plain_dir("dcgan-no-ema");
+  ASSERT_EQ(train(config(plain_dir.path(), 2)), 0);
+  train::TrainConfig with = config(plain_dir.path(), 4);
+  with.ema_halflife_kimg = 0.05;
+  with.resume = "latest";
+  try {
+    train(with);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("has no module 'generator_ema' HINT: it was trained "
+                                         "without --ema-halflife-kimg"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // --data-on-device gathers the batches from the data set held on the device: 12 steps (across the
 // epoch boundary at 8) end bit-identical to the reader thread's, and a resume at step 6 with the
 // data on the device continues from the same position.
