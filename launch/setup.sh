@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
   libprotobuf-dev protobuf-compiler
   slurm-wlm munge
+  python3-matplotlib chromium
   clang libclang-rt-14-dev clang-format
 )
 

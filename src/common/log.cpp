@@ -1,8 +1,13 @@
 // spdlog set-up: the rank tag in every line, rank 0 on the console, every rank in its own file.
 #include "dcgan/common/log.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -13,6 +18,17 @@ namespace dcgan::log {
 namespace {
 
 std::string g_rank_tag = "[r0/1]";
+std::mutex g_progress_mutex;
+bool g_progress_enabled = false;
+bool g_progress_shown = false;
+
+// Erases a progress line before a log line takes its place.
+void clear_progress() {
+  if (!g_progress_enabled) return;
+  std::lock_guard<std::mutex> lock(g_progress_mutex);
+  if (g_progress_shown) std::fputs("\r\033[K", stderr);
+  g_progress_shown = false;
+}
 
 std::string make_rank_tag(int rank, int world_size) {
   const int width = static_cast<int>(std::to_string(std::max(world_size - 1, 0)).size());
@@ -25,6 +41,9 @@ std::string make_rank_tag(int rank, int world_size) {
 
 void init(const LogConfig& config) {
   g_rank_tag = make_rank_tag(config.rank, config.world_size);
+  const char* off = std::getenv("DCGAN_NO_PROGRESS");
+  g_progress_enabled =
+      config.rank == 0 && ::isatty(STDERR_FILENO) == 1 && (off == nullptr || *off == '\0');
   std::vector<spdlog::sink_ptr> sinks;
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   // Rank 0 prints everything; other ranks only their warnings and errors, so a failing peer is
@@ -44,10 +63,33 @@ void init(const LogConfig& config) {
   spdlog::set_default_logger(logger);
 }
 
-void debug(std::string_view message) { spdlog::debug("{}", message); }
-void info(std::string_view message) { spdlog::info("{}", message); }
-void warn(std::string_view message) { spdlog::warn("{}", message); }
-void error(std::string_view message) { spdlog::error("{}", message); }
+void debug(std::string_view message) {
+  clear_progress();
+  spdlog::debug("{}", message);
+}
+void info(std::string_view message) {
+  clear_progress();
+  spdlog::info("{}", message);
+}
+void warn(std::string_view message) {
+  clear_progress();
+  spdlog::warn("{}", message);
+}
+void error(std::string_view message) {
+  clear_progress();
+  spdlog::error("{}", message);
+}
+
+bool progress_enabled() { return g_progress_enabled; }
+
+void progress(std::string_view line) {
+  if (!g_progress_enabled) return;
+  std::lock_guard<std::mutex> lock(g_progress_mutex);
+  std::fputs("\r\033[K", stderr);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+  g_progress_shown = true;
+}
 void flush() { spdlog::default_logger()->flush(); }
 const std::string& rank_tag() { return g_rank_tag; }
 

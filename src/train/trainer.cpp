@@ -309,6 +309,7 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
                           opt.optimizer->param_groups()[0].options().get_lr());
   }
   std::string console_stats = recipe_->console_stats(values);
+  progress_stats_ = console_stats;
   if (every(cursor_.step, config_.eval_every)) {  // a collective: before rank 0's early return
     const double fd = measure_fd();
     r.values.emplace_back("fd", fd);
@@ -325,6 +326,28 @@ void Trainer::log_metrics(const StepResult& result, int64_t batch, int64_t epoch
   }
   log::info(
       console_line(epoch, epochs_shown_, batch, batches_per_epoch_, console_stats, images_per_s));
+}
+
+void Trainer::show_progress(int64_t first_step) {
+  if (!log::progress_enabled()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (cursor_.step != total_steps_ && now - last_progress_ < std::chrono::milliseconds(250)) return;
+  last_progress_ = now;
+  const double elapsed = std::chrono::duration<double>(now - run_clock_).count();
+  const double steps_per_s =
+      static_cast<double>(cursor_.step - first_step) / std::max(elapsed, 1e-9);
+  double eta = static_cast<double>(total_steps_ - cursor_.step) / std::max(steps_per_s, 1e-9);
+  if (config_.time_limit > 0) eta = std::min(eta, std::max(0.0, config_.time_limit - elapsed));
+  const auto s = static_cast<int64_t>(eta + 0.5);
+  char clock[32];
+  std::snprintf(clock, sizeof clock, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  std::string stats = progress_stats_;
+  for (char& c : stats) c = c == '\t' ? ' ' : c;
+  log::progress(str("[", cursor_.step, "/", total_steps_, "] ",
+                    static_cast<int64_t>(
+                        steps_per_s * static_cast<double>(config_.batch_size * shape_.world_size)),
+                    " img/s  ETA ", clock, stats.empty() ? "" : "  ", stats));
 }
 
 void Trainer::prepare_eval() {
@@ -504,6 +527,7 @@ int Trainer::run() {
       recipe_->report(cursor_.step);
     }
     after_each_step(result, host.batch, host.epoch, metrics.get());
+    show_progress(first_step);
     if (after_step_) after_step_(cursor_.step);
     const Stop stop = sync ? stop_agreed() : Stop::kNone;
     if (stop == Stop::kSignal) {

@@ -24,6 +24,13 @@ void warn(std::string_view message);
 void error(std::string_view message);
 void flush();
 
+// A progress line on a terminal: on rank 0 with stderr a TTY (and DCGAN_NO_PROGRESS unset), each
+// call replaces the previous line in place ("\r", then clear to the end of the line), and the
+// next log line clears it first. Elsewhere (files, pipes, Slurm, CI, other ranks) it writes
+// nothing and the log lines stay as they are.
+bool progress_enabled();
+void progress(std::string_view line);
+
 // Rank prefix of this process, e.g. "[r1/8]". Also used in exception messages.
 const std::string& rank_tag();
 

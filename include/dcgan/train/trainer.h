@@ -105,6 +105,9 @@ class Trainer {
   // --eval-every: the extractor and the training images' statistics (every rank: the extraction
   // is shared), once per invocation; then the FD of the decoder's images, at eval steps.
   void prepare_eval();
+  // Rank 0 on a terminal: the progress line (step/total, img/s, ETA, the last logged stats), at
+  // most every 250 ms; `first_step` is where this invocation started.
+  void show_progress(int64_t first_step);
   double measure_fd();
 
   TrainConfig config_;
@@ -134,8 +137,10 @@ class Trainer {
   std::unique_ptr<StepGraph> graph_;              // --cuda-graph
   std::unique_ptr<tensorboard::EventWriter> tb_;  // rank 0: <out>/tb/
   torch::Tensor static_real_;                     // the graph's input batch
-  std::unique_ptr<eval::FeatureExtractor> extractor_;  // --eval-every
-  torch::Tensor real_mean_, real_cov_;                 // the training images' feature moments
+  std::string progress_stats_;                    // the last console stats
+  std::chrono::steady_clock::time_point last_progress_;  // the last progress line
+  std::unique_ptr<eval::FeatureExtractor> extractor_;    // --eval-every
+  torch::Tensor real_mean_, real_cov_;                   // the training images' feature moments
 };
 
 }  // namespace dcgan::train
