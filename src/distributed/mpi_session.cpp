@@ -52,6 +52,15 @@ MpiSession::~MpiSession() noexcept {
 
 void MpiSession::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
+std::string MpiSession::broadcast(const std::string& value, int root) const {
+  long long size = static_cast<long long>(value.size());
+  MPI_CHECK(MPI_Bcast(&size, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD));
+  std::string out = rank_ == root ? value : std::string(static_cast<size_t>(size), '\0');
+  if (size > 0)
+    MPI_CHECK(MPI_Bcast(out.data(), static_cast<int>(size), MPI_CHAR, root, MPI_COMM_WORLD));
+  return out;
+}
+
 void MpiSession::abort(int exit_code) const {
   log::flush();
   MPI_Abort(MPI_COMM_WORLD, exit_code);

@@ -1,8 +1,12 @@
 // dcgan-train: flags -> MPI -> communicator -> data -> recipe -> Trainer::run().
+#include <unistd.h>
+
+#include <random>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/file_lock.h"
 #include "dcgan/common/log.h"
@@ -137,6 +141,41 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_flag("--verbose", c.verbose, "debug-level logs");
 }
 
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+// Every rank must see the run directory rank 0 writes (checkpoints, logs, the resume's files):
+// rank 0 writes a fresh token into <out>/logs/run-token and sends it to every rank, which must
+// read the same from its own view of the path. Refused at start, before any training, with exit 2.
+void check_shared_run_dir(const std::string& out, const dcgan::distributed::MpiSession& session) {
+  using namespace dcgan;
+  if (session.world_size() == 1) return;
+  const std::string path = out + "/logs/run-token";
+  std::string token;
+  if (session.rank() == 0) {
+    std::random_device random;
+    token = str(host_name(), "-", ::getpid(), "-", std::hex, random(), random());
+    write_file_atomic(path, token);
+  }
+  token = session.broadcast(token, 0);
+  if (session.rank() == 0) return;
+  std::string seen;
+  try {
+    seen = read_file(path);
+  } catch (const Error&) {
+    seen.clear();
+  }
+  if (seen != token) {
+    throw UsageError(str("rank ", session.rank(), " on host ", host_name(),
+                         " does not see the run directory ", out, " that rank 0 writes (",
+                         seen.empty() ? "no " + path : path + " differs",
+                         ") HINT: the run directory must be on a file system every node sees"));
+  }
+}
+
 int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   using namespace dcgan;
   train::resolve_model_defaults(&config);
@@ -152,6 +191,7 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   session.barrier();  // a refusal on rank 0 aborts the job while the others wait here
   // Every rank writes its own rank-N.log into <out>/logs.
   log::init({session.rank(), session.world_size(), config.out + "/logs", config.verbose, false});
+  check_shared_run_dir(config.out, session);
   train::apply_debug_modes(config.deterministic, config.detect_anomaly);
   train::install_stop_handlers();
   const torch::Device device = train::choose_device(config.device, session.local_rank());
@@ -161,6 +201,10 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   comm_config.backend = config.backend;
   comm_config.timeout = std::chrono::seconds(config.comm_timeout);
   auto comm = distributed::make_communicator(comm_config, session, device);
+  log::info(str("placement: host ", host_name(), ", rank ", session.rank(), " of ",
+                session.world_size(), ", local rank ", session.local_rank(), " of ",
+                session.local_size(), ", device ", device.str(), ", backend ",
+                comm->backend_name()));
   data::ShardDataset dataset(config.data);
   train::Trainer trainer(std::move(config), *comm, dataset, device, &train::stop_signal());
   return trainer.run();

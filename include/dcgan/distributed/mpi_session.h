@@ -24,6 +24,9 @@ class MpiSession {
   // MPI_Barrier on the world (start-up ordering only; no deadline).
   void barrier() const;
 
+  // MPI_Bcast of a string from `root` (start-up only, like barrier): every rank returns root's.
+  std::string broadcast(const std::string& value, int root) const;
+
   // Ends every rank of the job now (MPI_Abort); used on a fatal error on one rank so peers never
   // hang in a collective.
   [[noreturn]] void abort(int exit_code) const;
