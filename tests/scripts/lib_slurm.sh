@@ -71,6 +71,63 @@ slurm_local_stop() {
   SLURM_LOCAL_PIDS=()
 }
 
+# slurm_hosts_start DIR N: a Slurm of N nodes on the simulated hosts of lib_hosts.sh (hosts_up
+# first): slurmctld on host 1, a slurmd on every host, each in a private mount namespace with its
+# own /tmp (Slurm's PMIx plugin keeps per-node files there under names the nodes share), munged
+# shared through DIR as a cluster shares its key. DIR must be outside /tmp. The client commands
+# need host 1's network: slurm_hosts_clients defines squeue, sinfo, scontrol, scancel and sbatch
+# as functions that run there.
+slurm_hosts_start() {
+  local dir=$1 n=$2 root=${DCGAN_SOURCE_DIR:?} k net="${HOSTS_SUBNET%.0/24}" nodes="" lines=""
+  SLURM_LOCAL_DIR=$dir
+  SLURM_LOCAL_PIDS=()
+  mkdir -p "$dir"/{munge,munge-run,state,spool,run,log}
+  chmod 755 "$dir"
+  chown munge: "$dir/munge" "$dir/munge-run" && chmod 700 "$dir/munge" && chmod 755 "$dir/munge-run"
+  head -c 1024 /dev/urandom > "$dir/munge/munge.key"
+  chown munge: "$dir/munge/munge.key" && chmod 400 "$dir/munge/munge.key"
+  runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge-run/munge.socket" \
+    --pid-file="$dir/munge-run/munged.pid" --log-file="$dir/munge/munged.log" \
+    --seed-file="$dir/munge/munged.seed" || { echo "munged failed to start" >&2; return 1; }
+  ops_wait 10 test -s "$dir/munge-run/munged.pid" || { echo "munged wrote no pid" >&2; return 1; }
+  SLURM_LOCAL_PIDS+=("$(cat "$dir/munge-run/munged.pid")")
+  for k in $(seq 1 "$n"); do
+    nodes+="${nodes:+,}$HOST_PREFIX-$k"
+    lines+="NodeName=$HOST_PREFIX-$k NodeAddr=$net.$k CPUs=2 State=UNKNOWN\n"
+  done
+  sed -e "s|@DIR@|$dir|g" -e "s|@HOST@|$HOST_PREFIX-1|g" -e "s|@CTLD_PORT@|6817|g" \
+      -e "s|@SLURMD_PORT@|6818|g" -e "s|^SlurmctldHost=.*|SlurmctldHost=$HOST_PREFIX-1($net.1)|" \
+      -e "s|^NodeName=.*|$lines|" -e "s|Nodes=$HOST_PREFIX-1 |Nodes=$nodes |" \
+      "$root/cluster/slurm/local/slurm.conf.in" > "$dir/slurm.conf"
+  export SLURM_CONF=$dir/slurm.conf
+  slurm_hosts_clients
+  host_run 1 slurmctld -c -f "$SLURM_CONF" || { echo "slurmctld failed to start" >&2; return 1; }
+  ops_wait 15 test -s "$dir/run/slurmctld.pid" || { echo "slurmctld wrote no pid" >&2; return 1; }
+  SLURM_LOCAL_PIDS+=("$(cat "$dir/run/slurmctld.pid")")
+  for k in $(seq 1 "$n"); do slurm_hosts_slurmd "$k" || return 1; done
+  ops_wait 30 slurm_hosts_idle "$n" || { echo "nodes never became idle" >&2; return 1; }
+}
+
+# slurm_hosts_slurmd K: (re)starts host K's slurmd.
+slurm_hosts_slurmd() {
+  local k=$1 pidfile="$SLURM_LOCAL_DIR/run/slurmd-$HOST_PREFIX-$1.pid"
+  rm -f "$pidfile"
+  host_run "$k" unshare --mount --propagation private \
+    sh -c "mount -t tmpfs none /tmp && exec slurmd -f $SLURM_CONF" || { echo "slurmd $k failed" >&2; return 1; }
+  ops_wait 15 test -s "$pidfile" || { echo "slurmd $k wrote no pid" >&2; return 1; }
+  SLURM_LOCAL_PIDS+=("$(cat "$pidfile")")
+}
+
+slurm_hosts_idle() { [ "$(sinfo -h -o '%t %D' 2>/dev/null)" = "idle $1" ]; }
+
+slurm_hosts_clients() {
+  squeue() { host_run 1 squeue "$@"; }
+  sinfo() { host_run 1 sinfo "$@"; }
+  scontrol() { host_run 1 scontrol "$@"; }
+  scancel() { host_run 1 scancel "$@"; }
+  sbatch() { host_run 1 sbatch "$@"; }
+}
+
 # Prints the daemon logs; for failure reports.
 slurm_local_dump_logs() {
   local f

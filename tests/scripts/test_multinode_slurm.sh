@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# A two-node Slurm on two simulated hosts (lib_hosts.sh; lib_slurm.sh's slurm_hosts_start):
+# slurmctld on host 1, a slurmd on each, one munge key. cluster/slurm/train.sbatch runs with
+# --nodes=2 --ntasks-per-node=2 and the CPU overrides of the one-node drill, through srun
+# --mpi=pmix, MPI over TCP between the hosts. The preemption drill runs across both nodes:
+# scancel --signal=USR1 --batch, exit 75, requeue, resume; the run must end with the parameters of
+# an uninterrupted 2-node run (mpirun over the same hosts). Every daemon and namespace is stopped.
+export TMPDIR=/var/tmp  # the scratch is shared by the hosts; each slurmd has its own /tmp
+here="$(dirname "$0")"
+source "$here/lib_ops.sh"
+source "$here/lib_slurm.sh"
+source "$here/lib_hosts.sh"
+for tool in munged slurmctld slurmd sbatch scontrol; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (launch/setup.sh installs slurm-wlm and munge)"; exit 1; }
+done
+hosts_up 2
+ops_setup multinode-slurm
+T=$OPS_SCRATCH
+chmod 755 "$T"
+trap 'slurm_local_stop; hosts_down; ops_cleanup' EXIT
+STEPS=${OPS_SLURM_STEPS:-600}
+slurm_hosts_start "$T/slurm" 2 || { slurm_local_dump_logs; ops_fail "the 2-node Slurm did not start"; ops_finish; }
+ops_pass "munged, slurmctld on $HOST_PREFIX-1, slurmd on $HOST_PREFIX-1 and -2"
+
+job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
+job_is() { [ "$(job_field "$1" JobState)" = "$2" ]; }
+job_restarted() { [ "$(job_field "$1" Restarts)" -ge 1 ] 2>/dev/null && job_is "$1" PENDING; }
+
+ops_pack "$T/data" 512
+common=(--data "$T/data" --steps "$STEPS" "${OPS_TRAIN_ARGS[@]}" --backend mpi)
+hosts_mpi_env
+# The uninterrupted reference: the same 2 hosts x 2 ranks through mpirun.
+printf '%s slots=2\n%s slots=2\n' "$HOST_PREFIX-1" "$HOST_PREFIX-2" >"$T/hostfile"
+host_run 1 timeout 300 "$OPS_ROOT/launch/train.sh" --np 4 --hostfile "$T/hostfile" -- "${common[@]}" \
+  --out "$T/ref" > "$T/ref.log" 2>&1 || { tail -n 30 "$T/ref.log"; ops_fail "reference run failed"; ops_finish; }
+ref_ckpt=$(ops_latest "$T/ref")
+unset OMPI_MCA_plm_rsh_agent  # inside the allocation srun starts the ranks
+
+job=$(cd "$T" && DCGAN_ROOT=$OPS_ROOT sbatch --parsable --nodes=2 --ntasks-per-node=2 \
+        --cpus-per-task=1 --gpus-per-node=0 --time=15 --output="$T/job-%j.out" \
+        "$OPS_ROOT/cluster/slurm/train.sbatch" "${common[@]}" --out "$T/run")
+[ -n "$job" ] || { slurm_local_dump_logs; ops_fail "sbatch refused the job"; ops_finish; }
+ops_pass "submitted job $job"
+out=$T/job-$job.out
+show_out() { echo "---- $out"; tail -n 40 "$out" 2>/dev/null; }
+if ! ops_wait 120 ops_has_steps "$T/run" 10; then
+  show_out; slurm_local_dump_logs; squeue; ops_fail "job made no progress in 120 s"; ops_finish
+fi
+scancel --signal=USR1 --batch "$job"
+if ops_wait 90 job_restarted "$job"; then ops_pass "job requeued itself (Restarts=1, PENDING)"
+else show_out; slurm_local_dump_logs; ops_fail "job did not requeue in 90 s (state $(job_field "$job" JobState))"; ops_finish; fi
+mapfile -t stops < <(ops_stop_steps "$T/run")
+ops_check "all 4 ranks stopped after the same step (${stops[*]:-none})" \
+  bash -c "[ ${#stops[@]} = 4 ] && [ \"\$(printf '%s\n' ${stops[*]:-x} | sort -u | wc -l)\" = 1 ]"
+stop=${stops[0]:-0}
+ops_check "batch script saw exit 75 and requeued" grep -q "launcher exited with 75" "$out"
+ops_check "checkpoint of step $stop is complete" ops_ckpt_complete "$T/run/checkpoints/step-$(printf %06d "$stop")"
+first_attempt_gone() { slurm_hosts_idle 2 && ! pgrep -x slurmstepd >/dev/null; }
+ops_wait 60 first_attempt_gone || ops_fail "first attempt still running after 60 s"
+sleep 2
+scontrol update JobId="$job" StartTime=now
+if ops_wait 180 job_is "$job" COMPLETED; then ops_pass "requeued job completed"
+else show_out; slurm_local_dump_logs; ops_fail "requeued job did not complete in 180 s (state $(job_field "$job" JobState))"; ops_finish; fi
+ops_check "job exit code 0:0 (got $(job_field "$job" ExitCode))" test "$(job_field "$job" ExitCode)" = 0:0
+ops_check "trainer resumed at step $stop" grep -q "resumed from .* at step $stop " "$T/run/logs/rank-0.log"
+# The rank logs are flushed at exit: checked once the job is done.
+for r in 0 1 2 3; do
+  ops_check "rank $r runs on $HOST_PREFIX-$(( r / 2 + 1 )) as local rank $(( r % 2 )) of 2" grep -q \
+    "placement: host $HOST_PREFIX-$(( r / 2 + 1 )), rank $r of 4, local rank $(( r % 2 )) of 2, device cpu, backend mpi" \
+    "$T/run/logs/rank-$r.log"
+done
+final=$(ops_latest "$T/run")
+ops_check "run ends at step $STEPS" test "$(basename "$final")" = "step-$(printf %06d "$STEPS")"
+ops_check "parameters identical to the uninterrupted 2-node run" ops_same_params "$ref_ckpt" "$final"
+show_out
+ops_finish
