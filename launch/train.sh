@@ -105,6 +105,16 @@ else
     core) cmd+=(--map-by slot --bind-to core) ;;
   esac
   cmd+=(--mca odls_base_sigkill_timeout "${DCGAN_SIGKILL_TIMEOUT:-5}")
+  # A node whose link dies sends nothing, not even a reset: without keepalives mpirun waits on its
+  # daemon there for many minutes after the trainer's --comm-timeout has aborted the job. Probe
+  # an idle daemon connection after 5 s, every 2 s, and drop it after 3 missed answers: mpirun
+  # gives up about 10 s after the abort. The price: a network outage of over ~11 s ends the job
+  # (it resumes from its checkpoint). OMPI_MCA_oob_tcp_keepalive_{time,intvl,probes} win.
+  for setting in time=5 intvl=2 probes=3; do
+    name=oob_tcp_keepalive_${setting%=*}
+    env_name=OMPI_MCA_$name
+    [ -n "${!env_name:-}" ] || cmd+=(--mca "$name" "${setting#*=}")
+  done
   cmd+=("${export_vars[@]}")
 fi
 cmd+=("${mpi_extra[@]+"${mpi_extra[@]}"}" "$TRAIN" "${train_args[@]+"${train_args[@]}"}")

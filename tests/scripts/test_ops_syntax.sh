@@ -17,6 +17,12 @@ expect() {  # expect NAME PATTERN OUTPUT
 # A machine without GPUs: 2 CPU ranks under mpirun, --device cpu added, trainer args kept.
 out=$(env -u SLURM_JOB_ID CUDA_VISIBLE_DEVICES= NCCL_DEBUG=INFO "$root/launch/train.sh" --dry-run --data d --out 'r un')
 expect "cpu default" '^mpirun .*-np 2 .*--bind-to none .*-x NCCL_DEBUG .*dcgan-train --data d --out r\\ un --device cpu $' "$out"
+# mpirun gives up on a daemon whose node stopped answering (keepalives); a value set by the user wins.
+out=$(env -u SLURM_JOB_ID -u OMPI_MCA_oob_tcp_keepalive_time CUDA_VISIBLE_DEVICES= "$root/launch/train.sh" --dry-run)
+expect "mpirun keepalives" '--mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3 ' "$out"
+out=$(env -u SLURM_JOB_ID OMPI_MCA_oob_tcp_keepalive_time=60 CUDA_VISIBLE_DEVICES= "$root/launch/train.sh" --dry-run)
+if grep -q 'oob_tcp_keepalive_time' <<<"$out"; then echo "FAIL: OMPI_MCA_oob_tcp_keepalive_time=60 overridden: $out"; fail=1; fi
+expect "other keepalives kept" '--mca oob_tcp_keepalive_intvl 2 ' "$out"
 out=$(env -u SLURM_JOB_ID CUDA_VISIBLE_DEVICES=0,1,2 "$root/launch/train.sh" --dry-run --bind numa -- --data d)
 expect "one rank per visible GPU" '-np 3 .*--bind-to numa .*-x CUDA_VISIBLE_DEVICES .*dcgan-train --data d $' "$out"
 out=$(env -u SLURM_JOB_ID CUDA_VISIBLE_DEVICES= "$root/launch/train.sh" --dry-run --np 5 --device cuda)
