@@ -108,12 +108,18 @@ slurm_hosts_start() {
   ops_wait 30 slurm_hosts_idle "$n" || { echo "nodes never became idle" >&2; return 1; }
 }
 
-# slurm_hosts_slurmd K: (re)starts host K's slurmd.
+# slurm_hosts_slurmd K: (re)starts host K's slurmd. A checkout or build under /tmp stays visible
+# under the private /tmp: the real /tmp is bound aside first and those folders bound back.
 slurm_hosts_slurmd() {
-  local k=$1 pidfile="$SLURM_LOCAL_DIR/run/slurmd-$HOST_PREFIX-$1.pid"
+  local k=$1 pidfile="$SLURM_LOCAL_DIR/run/slurmd-$HOST_PREFIX-$1.pid" keep="$HOSTS_DIR/tmp-$1" binds="" p
   rm -f "$pidfile"
+  mkdir -p "$keep"
+  for p in "${DCGAN_SOURCE_DIR:?}" "${DCGAN_BIN_DIR:-}"; do
+    case "$p" in /tmp/*) binds+=" mkdir -p '$p' && mount --bind '$keep/${p#/tmp/}' '$p' &&" ;; esac
+  done
   host_run "$k" unshare --mount --propagation private \
-    sh -c "mount -t tmpfs none /tmp && exec slurmd -f $SLURM_CONF" || { echo "slurmd $k failed" >&2; return 1; }
+    sh -c "mount --bind /tmp '$keep' && mount -t tmpfs none /tmp &&$binds exec slurmd -f '$SLURM_CONF'" \
+    || { echo "slurmd $k failed" >&2; return 1; }
   ops_wait 15 test -s "$pidfile" || { echo "slurmd $k wrote no pid" >&2; return 1; }
   SLURM_LOCAL_PIDS+=("$(cat "$pidfile")")
 }
