@@ -127,10 +127,8 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
       throw train::checkpoint_read_error(o.ckpt, e);
     }
     require_same_shape(real, info.shape.image_size, info.shape.channels, "the checkpoint");
-    const bool has_ema =
-        std::find(info.modules.begin(), info.modules.end(),
-                  info.model == "dcgan" ? "generator_ema" : "decoder_ema") != info.modules.end();
-    fake_what = str(info.model, " step ", info.cursor.step, has_ema && !o.no_ema ? " (EMA)" : "");
+    const bool ema = train::is_ema_module(train::decoder_module(info, !o.no_ema));
+    fake_what = str(info.model, " step ", info.cursor.step, ema ? " (EMA)" : "");
     fake_stats = eval::extract_features(
         extractor, n_fake, o.batch_size,
         train::decoded_images([&](const torch::Tensor& z) { return decoder->forward(z); }, n_fake,

@@ -554,10 +554,7 @@ void load_listed(const CheckpointInfo& info, const std::string& name, torch::nn:
 
 models::Generator decoder_of(const CheckpointInfo& info, const torch::Device& device, bool ema) {
   models::Generator generator(info.model_options());
-  const std::string name = info.model == "dcgan" ? "generator" : "decoder";
-  const bool has_ema =
-      std::find(info.modules.begin(), info.modules.end(), name + "_ema") != info.modules.end();
-  load_listed(info, ema && has_ema ? name + "_ema" : name, *generator, device);
+  load_listed(info, decoder_module(info, ema), *generator, device);
   return generator;
 }
 
@@ -596,6 +593,17 @@ SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::De
   return models;
 }
 
+bool is_ema_module(const std::string& name) {
+  return name == "generator_ema" || name == "decoder_ema";
+}
+
+std::string decoder_module(const CheckpointInfo& info, bool ema) {
+  const std::string name = info.model == "dcgan" ? "generator" : "decoder";
+  const bool has_ema =
+      std::find(info.modules.begin(), info.modules.end(), name + "_ema") != info.modules.end();
+  return ema && has_ema ? name + "_ema" : name;
+}
+
 DataError checkpoint_read_error(const std::string& path, const std::exception& error) {
   std::string what = error.what();
   what = what.substr(0, what.find('\n'));  // torch appends a stack trace
@@ -611,7 +619,7 @@ CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const tor
   const models::DcganOptions options = out.info.model_options();
   for (const std::string& name : out.info.modules) {
     std::shared_ptr<torch::nn::Module> module;
-    const bool ema = name == "generator_ema" || name == "decoder_ema";
+    const bool ema = is_ema_module(name);
     if (ema && !with_ema) continue;
     if (name == "generator" || name == "decoder" || ema) {
       module = models::Generator(options).ptr();
@@ -694,9 +702,9 @@ CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingSta
   auto require_entry = [&](const std::vector<std::string>& saved, const std::string& name,
                            const char* kind) {
     if (std::find(saved.begin(), saved.end(), name) == saved.end()) {
-      const bool ema = name.size() > 4 && name.compare(name.size() - 4, 4, "_ema") == 0;
       throw UsageError(str("checkpoint ", ckpt_dir, " has no ", kind, " '", name, "'",
-                           ema ? " HINT: it was trained without --ema-halflife-kimg; resume "
+                           is_ema_module(name)
+                               ? " HINT: it was trained without --ema-halflife-kimg; resume "
                                  "without it, or start a fresh run with --init-from an export"
                                : ""));
     }

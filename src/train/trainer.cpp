@@ -158,24 +158,21 @@ void Trainer::start_state() {
 void Trainer::import_modules() {
   // Every rank reads the files itself, so a bad one fails every rank alike. An EMA file is
   // optional: without one the EMA starts at the imported weights.
-  auto is_ema = [](const std::string& name) {
-    return name.size() > 4 && name.compare(name.size() - 4, 4, "_ema") == 0;
-  };
   std::string expected;
   for (const NamedModule& m : recipe_->modules()) {
-    if (!is_ema(m.name)) expected += str(expected.empty() ? "" : ", ", m.name, ".pt");
+    if (!is_ema_module(m.name)) expected += str(expected.empty() ? "" : ", ", m.name, ".pt");
   }
   bool ema_loaded = false;
   for (const NamedModule& m : recipe_->modules()) {
     const std::string file = config_.init_from + "/" + m.name + ".pt";
-    if (is_ema(m.name) && !posix::exists(file)) continue;
+    if (is_ema_module(m.name) && !posix::exists(file)) continue;
     if (!posix::exists(file)) {
       throw UsageError(str("--init-from ", file, " does not exist HINT: a ", config_.model,
                            " run starts from ", expected,
                            " (torch.save(model.state_dict()) or dcgan-export writes them)"));
     }
     interop::copy_state_dict(interop::load_state_dict(file), *m.module, "--init-from " + file);
-    ema_loaded |= is_ema(m.name);
+    ema_loaded |= is_ema_module(m.name);
   }
   if (!ema_loaded) recipe_->reset_ema();
   log::info(

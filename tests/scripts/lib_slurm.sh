@@ -16,16 +16,11 @@ slurm_local_free_port() {
   return 1
 }
 
-# slurm_local_start DIR: starts the daemons; exports SLURM_CONF and SLURM_LOCAL_PIDS.
-slurm_local_start() {
-  local dir=$1 root=${DCGAN_SOURCE_DIR:?}
-  SLURM_LOCAL_DIR=$dir
-  SLURM_LOCAL_PIDS=()
-  mkdir -p "$dir"/{munge,munge-run,state,spool,run,log} "$dir/spool/slurmd-$(hostname -s)"
-  chmod 755 "$dir"
-  # munged insists on a key readable only by its own user, on directories nobody else can write,
-  # and on a socket folder everyone can enter; it runs as the munge user with its key and log in
-  # DIR/munge (private) and its socket and pid in DIR/munge-run.
+# slurm_local_munge DIR: munged with a fresh key, as the munge user. It insists on a key readable
+# only by its own user, on directories nobody else can write, and on a socket folder everyone can
+# enter: its key and log live in DIR/munge (private), its socket and pid in DIR/munge-run.
+slurm_local_munge() {
+  local dir=$1
   chown munge: "$dir/munge" "$dir/munge-run" && chmod 700 "$dir/munge" && chmod 755 "$dir/munge-run"
   head -c 1024 /dev/urandom > "$dir/munge/munge.key"
   chown munge: "$dir/munge/munge.key" && chmod 400 "$dir/munge/munge.key"
@@ -34,6 +29,21 @@ slurm_local_start() {
     --seed-file="$dir/munge/munged.seed" || { echo "munged failed to start" >&2; return 1; }
   ops_wait 10 test -s "$dir/munge-run/munged.pid" || { echo "munged wrote no pid" >&2; return 1; }
   SLURM_LOCAL_PIDS+=("$(cat "$dir/munge-run/munged.pid")")
+}
+
+# A job's field from scontrol, its state, and whether it was requeued and waits to start again.
+job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
+job_is() { [ "$(job_field "$1" JobState)" = "$2" ]; }
+job_restarted() { [ "$(job_field "$1" Restarts)" -ge 1 ] 2>/dev/null && job_is "$1" PENDING; }
+
+# slurm_local_start DIR: starts the daemons; exports SLURM_CONF and SLURM_LOCAL_PIDS.
+slurm_local_start() {
+  local dir=$1 root=${DCGAN_SOURCE_DIR:?}
+  SLURM_LOCAL_DIR=$dir
+  SLURM_LOCAL_PIDS=()
+  mkdir -p "$dir"/{munge,munge-run,state,spool,run,log} "$dir/spool/slurmd-$(hostname -s)"
+  chmod 755 "$dir"
+  slurm_local_munge "$dir" || return 1
 
   local host ctld_port slurmd_port
   host=$(hostname -s)
@@ -83,14 +93,7 @@ slurm_hosts_start() {
   SLURM_LOCAL_PIDS=()
   mkdir -p "$dir"/{munge,munge-run,state,spool,run,log}
   chmod 755 "$dir"
-  chown munge: "$dir/munge" "$dir/munge-run" && chmod 700 "$dir/munge" && chmod 755 "$dir/munge-run"
-  head -c 1024 /dev/urandom > "$dir/munge/munge.key"
-  chown munge: "$dir/munge/munge.key" && chmod 400 "$dir/munge/munge.key"
-  runuser -u munge -- munged --key-file="$dir/munge/munge.key" --socket="$dir/munge-run/munge.socket" \
-    --pid-file="$dir/munge-run/munged.pid" --log-file="$dir/munge/munged.log" \
-    --seed-file="$dir/munge/munged.seed" || { echo "munged failed to start" >&2; return 1; }
-  ops_wait 10 test -s "$dir/munge-run/munged.pid" || { echo "munged wrote no pid" >&2; return 1; }
-  SLURM_LOCAL_PIDS+=("$(cat "$dir/munge-run/munged.pid")")
+  slurm_local_munge "$dir" || return 1
   for k in $(seq 1 "$n"); do
     nodes+="${nodes:+,}$HOST_PREFIX-$k"
     lines+="NodeName=$HOST_PREFIX-$k NodeAddr=$net.$k CPUs=2 State=UNKNOWN\n"

@@ -31,10 +31,6 @@ STEPS=${OPS_SLURM_STEPS:-600}
 slurm_hosts_start "$T/slurm" 2 || { slurm_local_dump_logs; ops_fail "the 2-node Slurm did not start"; ops_finish; }
 ops_pass "munged, slurmctld on $HOST_PREFIX-1, slurmd on $HOST_PREFIX-1 and -2"
 
-job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
-job_is() { [ "$(job_field "$1" JobState)" = "$2" ]; }
-job_restarted() { [ "$(job_field "$1" Restarts)" -ge 1 ] 2>/dev/null && job_is "$1" PENDING; }
-
 ops_pack "$T/data" 512
 common=(--data "$T/data" --steps "$STEPS" "${OPS_TRAIN_ARGS[@]}" --backend mpi)
 # The node-loss drill resumes from a periodic checkpoint (one every 25 steps), and host 1's

@@ -20,10 +20,6 @@ slurm_local_start "$T/slurm" || { slurm_local_dump_logs; ops_fail "local Slurm d
 ops_pass "munged, slurmctld and slurmd up (SLURM_CONF=$SLURM_CONF)"
 ops_check "srun offers --mpi=pmix" bash -c "srun --mpi=list 2>&1 | grep -qw pmix"
 
-job_field() { scontrol show job "$1" 2>/dev/null | grep -o "$2=[^ ]*" | head -n 1 | cut -d= -f2; }
-job_is() { [ "$(job_field "$1" JobState)" = "$2" ]; }
-job_restarted() { [ "$(job_field "$1" Restarts)" -ge 1 ] 2>/dev/null && job_is "$1" PENDING; }
-
 ops_pack "$T/data" 512
 common=(--data "$T/data" --steps "$STEPS" "${OPS_TRAIN_ARGS[@]}")
 # Uninterrupted reference, same 2 ranks, through mpirun.

@@ -126,6 +126,12 @@ struct SamplingModels {
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
                                     bool with_encoder, bool ema = true);
 
+// The decoder's EMA modules of --ema-halflife-kimg: "generator_ema", "decoder_ema".
+bool is_ema_module(const std::string& name);
+// The name of the checkpoint's decoder module: generator (dcgan), decoder (ae, vae), or its EMA
+// when `ema` and the checkpoint has one.
+std::string decoder_module(const CheckpointInfo& info, bool ema);
+
 // For the tools that read a checkpoint a user named: any failure to read it (UsageError for "no
 // checkpoint here", torch's loader) as a DataError (exit 3) with the first line of its message,
 // naming `path`.
