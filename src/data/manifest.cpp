@@ -1,5 +1,7 @@
 // manifest.json: writing, parsing and validation (before anything is allocated from it).
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -31,6 +33,23 @@ void check_range(int64_t value, int64_t lo, int64_t hi, const char* key, const s
         str(where, ": field '", key, "' = ", value, " is outside [", lo, ", ", hi, "]"));
 }
 
+// An integer field: a JSON integer (not 5.0, 1e40 or "5") inside [lo, hi]. nlohmann's
+// get<int64_t>() casts a float, or an unsigned above INT64_MAX, without a check (a float out of
+// range is undefined behaviour), so the type and the range are checked here before any narrowing.
+int64_t int_field(const json& j, const char* key, int64_t lo, int64_t hi,
+                  const std::string& where) {
+  if (!j.contains(key)) throw DataError(str(where, ": missing field '", key, "'"));
+  const json& v = j.at(key);
+  if (!v.is_number_integer())
+    throw DataError(str(where, ": field '", key, "' has the wrong type (expected an integer)"));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
+    throw DataError(str(where, ": field '", key, "' = ", v.get<uint64_t>(), " is outside [", lo,
+                        ", ", hi, "]"));
+  const int64_t value = v.get<int64_t>();
+  check_range(value, lo, hi, key, where);
+  return value;
+}
+
 ShardEntry parse_shard(const json& j, const std::string& where) {
   static const std::regex kName("shard-[0-9]{5,}\\.h5");
   static const std::regex kHex("[0-9a-f]{64}");
@@ -38,25 +57,18 @@ ShardEntry parse_shard(const json& j, const std::string& where) {
   e.file = field<std::string>(j, "file", where);
   if (!std::regex_match(e.file, kName))
     throw DataError(str(where, ": shard file name '", e.file, "' is not shard-NNNNN.h5"));
-  e.count = field<int64_t>(j, "count", where);
-  check_range(e.count, 0, kMaxShardImages, "count", where + " (" + e.file + ")");
-  e.bytes = field<int64_t>(j, "bytes", where);
-  check_range(e.bytes, 1, int64_t{1} << 50, "bytes", where + " (" + e.file + ")");
+  e.count = int_field(j, "count", 0, kMaxShardImages, where + " (" + e.file + ")");
+  e.bytes = int_field(j, "bytes", 1, int64_t{1} << 50, where + " (" + e.file + ")");
   e.sha256 = field<std::string>(j, "sha256", where);
   if (!std::regex_match(e.sha256, kHex))
     throw DataError(str(where, ": shard ", e.file, " has a malformed sha256"));
   return e;
 }
 
+// What the fields cannot say one at a time (their ranges are checked as they are read).
 void validate(const Manifest& m, const std::string& where) {
-  if (m.schema_version != kSchemaVersion)
-    throw DataError(str(where, ": schema_version ", m.schema_version, " is not supported (this ",
-                        "build reads ", kSchemaVersion, ")"));
-  check_range(m.image_size, 1, kMaxImageSize, "size", where);
   if (m.channels != 1 && m.channels != 3)
     throw DataError(str(where, ": field 'channels' = ", m.channels, " (expected 1 or 3)"));
-  check_range(m.total, 1, kMaxTotalImages, "total", where);
-  check_range(m.skipped, 0, kMaxTotalImages, "skipped", where);
   if (m.shards.empty()) throw DataError(str(where, ": no shards"));
   if (static_cast<int64_t>(m.shards.size()) > kMaxShards)
     throw DataError(str(where, ": too many shards (", m.shards.size(), ")"));
@@ -104,11 +116,16 @@ Manifest manifest_from_json(const std::string& text, const std::string& where) {
   }
   if (!j.is_object()) throw DataError(str(where, ": not a JSON object"));
   Manifest m;
-  m.schema_version = field<int>(j, "schema_version", where);
-  m.image_size = static_cast<int>(field<int64_t>(j, "size", where));
-  m.channels = static_cast<int>(field<int64_t>(j, "channels", where));
-  m.total = field<int64_t>(j, "total", where);
-  m.skipped = field<int64_t>(j, "skipped", where);
+  const int64_t version = int_field(j, "schema_version", std::numeric_limits<int64_t>::min(),
+                                    std::numeric_limits<int64_t>::max(), where);
+  if (version != kSchemaVersion)
+    throw DataError(str(where, ": schema_version ", version, " is not supported (this build ",
+                        "reads ", kSchemaVersion, ")"));
+  m.schema_version = kSchemaVersion;
+  m.image_size = static_cast<int>(int_field(j, "size", 1, kMaxImageSize, where));
+  m.channels = static_cast<int>(int_field(j, "channels", 1, 3, where));
+  m.total = int_field(j, "total", 1, kMaxTotalImages, where);
+  m.skipped = int_field(j, "skipped", 0, kMaxTotalImages, where);
   m.attr_names = field<std::vector<std::string>>(j, "attr_names", where);
   m.source = field<std::string>(j, "source", where);
   m.crop = field<std::string>(j, "crop", where);

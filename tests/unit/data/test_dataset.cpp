@@ -110,6 +110,20 @@ TEST(ShardDataset, RefusesBadManifests) {
   EXPECT_NE(mutate("\"crop\"", "\"crap\"").find("missing field 'crop'"), std::string::npos);
   EXPECT_NE(mutate("\"total\": 5", "\"total\": \"5\"").find("'total' has the wrong type"),
             std::string::npos);
+  // Numbers are JSON integers in range before anything narrows them: a float (1e40 was undefined
+  // behaviour under UBSan, found by fuzz_manifest), or 2^32 + 4, which an int cast made size 4.
+  EXPECT_NE(
+      mutate("\"schema_version\": 1", "\"schema_version\": 1e40")
+          .find("manifest.json: field 'schema_version' has the wrong type (expected an integer)"),
+      std::string::npos);
+  EXPECT_NE(mutate("\"total\": 5", "\"total\": 5.0").find("'total' has the wrong type"),
+            std::string::npos);
+  EXPECT_NE(mutate("\"size\": 4", "\"size\": 4294967300")
+                .find("field 'size' = 4294967300 is outside [1, 4096]"),
+            std::string::npos);
+  EXPECT_NE(mutate("\"count\": 5", "\"count\": 18446744073709551615")
+                .find("field 'count' = 18446744073709551615 is outside [0, 2147483648]"),
+            std::string::npos);
 }
 
 TEST(ShardDataset, RefusesShardsThatDisagreeWithTheManifest) {
