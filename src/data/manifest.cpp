@@ -17,11 +17,16 @@ namespace {
 
 using nlohmann::json;
 
+const json& member(const json& j, const char* key, const std::string& where) {
+  if (!j.contains(key)) throw DataError(str(where, ": missing field '", key, "'"));
+  return j.at(key);
+}
+
 template <class T>
 T field(const json& j, const char* key, const std::string& where) {
-  if (!j.contains(key)) throw DataError(str(where, ": missing field '", key, "'"));
+  const json& v = member(j, key, where);
   try {
-    return j.at(key).get<T>();
+    return v.get<T>();
   } catch (const json::exception&) {
     throw DataError(str(where, ": field '", key, "' has the wrong type"));
   }
@@ -38,8 +43,7 @@ void check_range(int64_t value, int64_t lo, int64_t hi, const char* key, const s
 // range is undefined behaviour), so the type and the range are checked here before any narrowing.
 int64_t int_field(const json& j, const char* key, int64_t lo, int64_t hi,
                   const std::string& where) {
-  if (!j.contains(key)) throw DataError(str(where, ": missing field '", key, "'"));
-  const json& v = j.at(key);
+  const json& v = member(j, key, where);
   if (!v.is_number_integer())
     throw DataError(str(where, ": field '", key, "' has the wrong type (expected an integer)"));
   if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
