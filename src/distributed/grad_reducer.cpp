@@ -32,11 +32,13 @@ class GradReadyHook final : public torch::autograd::FunctionPostHook {
 }  // namespace
 
 GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
-                         std::vector<torch::Tensor> passengers, bool overlap)
+                         std::vector<torch::Tensor> passengers, bool overlap,
+                         bool reduce_single_rank)
     : params_(std::move(params)),
       passengers_(std::move(passengers)),
       comm_(comm),
-      overlap_(overlap && comm.world_size() > 1) {
+      reduce_(comm.world_size() > 1 || reduce_single_rank),
+      overlap_(overlap && reduce_) {
   if (params_.empty()) throw Error("GradReducer: no parameters");
   if (bucket_bytes == 0) throw UsageError("--bucket-mb: the bucket size must be positive");
   const torch::TensorOptions options = params_.front().options();
@@ -193,7 +195,7 @@ void GradReducer::finalize() {
   for (Bucket& bucket : buckets_) {
     if (!bucket.started) start_bucket(bucket);
   }
-  if (comm_.world_size() > 1) {
+  if (reduce_) {
     torch::NoGradGuard no_grad;
     for (auto& work : in_flight_) work->wait();
     in_flight_.clear();
@@ -235,7 +237,7 @@ torch::Tensor GradReducer::non_finite() const {
 }
 
 void GradReducer::start_bucket(Bucket& bucket) {
-  if (comm_.world_size() > 1) {
+  if (reduce_) {
     torch::NoGradGuard no_grad;
     if (bucket.offset == 0) {  // the head: the flag word, then the passengers
       int64_t at = 1;

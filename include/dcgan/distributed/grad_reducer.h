@@ -32,8 +32,13 @@ class GradReducer {
   // (as DDP's reducer hooks them) marks the gradient final during an armed backward, so each
   // bucket's all-reduce starts as soon as backward has filled it, while backward goes on. The
   // hooks run on the thread that runs backward: the calling thread for CPU tensors.
+  // `reduce_single_rank` (a debug switch, --debug-reduce-single-rank): at world size 1 the buckets
+  // still go through the communicator, with overlap if asked, so that one GPU exercises the
+  // multi-rank path (NCCL's all-reduce of one rank is a copy); otherwise world size 1 makes no
+  // collective at all.
   GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
-              std::vector<torch::Tensor> passengers = {}, bool overlap = false);
+              std::vector<torch::Tensor> passengers = {}, bool overlap = false,
+              bool reduce_single_rank = false);
   ~GradReducer();
   GradReducer(const GradReducer&) = delete;
   GradReducer& operator=(const GradReducer&) = delete;
@@ -99,6 +104,7 @@ class GradReducer {
   torch::Tensor grads_;
   torch::Tensor flag_;  // flat_[0]
   Communicator& comm_;
+  bool reduce_ = false;  // the buckets go through comm_ (more than one rank, or forced)
   bool overlap_ = false;
   bool armed_ = false;
   std::vector<std::unique_ptr<Work>> in_flight_;  // this round's started buckets
