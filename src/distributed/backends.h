@@ -11,6 +11,9 @@
 
 namespace dcgan::distributed::detail {
 
+// One more host wait on a collective (host_wait_count()).
+void count_host_wait();
+
 // MPI_COMM_WORLD; CPU tensors in place, CUDA tensors staged through host memory. Every collective
 // is a non-blocking MPI call tested against `timeout`.
 std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session,

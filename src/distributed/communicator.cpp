@@ -2,6 +2,8 @@
 // metric averaging.
 #include "dcgan/distributed/communicator.h"
 
+#include <atomic>
+
 #include "backends.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
@@ -11,6 +13,8 @@
 
 namespace dcgan::distributed {
 namespace {
+
+std::atomic<int64_t> g_host_waits{0};
 
 // World size 1 without MPI: reductions and broadcasts leave the tensor as it is. It still checks
 // its arguments like the real backends, so a test with it catches what MPI would refuse.
@@ -38,6 +42,19 @@ class LocalCommunicator final : public Communicator {
 };
 
 }  // namespace
+
+int64_t host_wait_count() { return g_host_waits.load(std::memory_order_relaxed); }
+
+void detail::count_host_wait() { g_host_waits.fetch_add(1, std::memory_order_relaxed); }
+
+int local_rank_sharing_gpu(const std::vector<std::string>& gpu_uuids, int local_rank) {
+  const std::string& mine = gpu_uuids.at(static_cast<size_t>(local_rank));
+  if (mine.empty()) return -1;
+  for (size_t r = 0; r < gpu_uuids.size(); ++r) {
+    if (static_cast<int>(r) != local_rank && gpu_uuids[r] == mine) return static_cast<int>(r);
+  }
+  return -1;
+}
 
 std::unique_ptr<Communicator> make_local_communicator() {
   return std::make_unique<LocalCommunicator>();
@@ -71,6 +88,12 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
 #ifdef DCGAN_WITH_NCCL
   if (want_nccl) return detail::make_nccl_communicator(config, session, device);
 #endif
+  if (device.is_cuda() && !session.thread_serialized()) {
+    throw UsageError(
+        "--backend mpi on a CUDA device needs MPI_THREAD_SERIALIZED (autograd's device thread "
+        "makes MPI calls during backward), which this MPI did not grant. HINT: use --backend "
+        "nccl, or an MPI built with thread support");
+  }
   return detail::make_mpi_communicator(session, config.timeout);
 }
 

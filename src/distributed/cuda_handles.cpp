@@ -35,26 +35,6 @@ void log_cuda_failure(cudaError_t rc, const char* what) noexcept {
 
 }  // namespace
 
-CudaStream::CudaStream(int device) {
-  CUDA_CHECK(cudaSetDevice(device));
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-}
-
-CudaStream::~CudaStream() noexcept {
-  if (stream_ != nullptr) log_cuda_failure(cudaStreamDestroy(stream_), "cudaStreamDestroy");
-}
-
-CudaStream::CudaStream(CudaStream&& other) noexcept
-    : stream_(std::exchange(other.stream_, nullptr)) {}
-
-CudaStream& CudaStream::operator=(CudaStream&& other) noexcept {
-  if (this != &other) {
-    if (stream_ != nullptr) log_cuda_failure(cudaStreamDestroy(stream_), "cudaStreamDestroy");
-    stream_ = std::exchange(other.stream_, nullptr);
-  }
-  return *this;
-}
-
 CudaEvent::CudaEvent(int device) {
   CUDA_CHECK(cudaSetDevice(device));
   CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));

@@ -9,21 +9,6 @@
 
 namespace dcgan::distributed::detail {
 
-// A non-blocking CUDA stream (it does not synchronise with the legacy default stream).
-class CudaStream {
- public:
-  explicit CudaStream(int device);
-  ~CudaStream() noexcept;
-  CudaStream(CudaStream&& other) noexcept;
-  CudaStream& operator=(CudaStream&& other) noexcept;
-  CudaStream(const CudaStream&) = delete;
-  CudaStream& operator=(const CudaStream&) = delete;
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
 // A CUDA event without timing, for ordering streams and for polling completion.
 class CudaEvent {
  public:
@@ -40,8 +25,8 @@ class CudaEvent {
 };
 
 // Owns an ncclComm_t created elsewhere (ncclCommInitRankConfig). The destructor and abort() call
-// ncclCommAbort, which frees local resources without waiting for peers: by then every operation
-// has been waited for, and on the error path a peer may never answer.
+// ncclCommAbort, which frees local resources without waiting for peers: the communicator drains
+// its stream first (under the deadline), and on the error path a peer may never answer.
 class NcclComm {
  public:
   explicit NcclComm(ncclComm_t comm) : comm_(comm) {}

@@ -69,14 +69,26 @@ GradReducer::GradReducer(std::vector<torch::Tensor> params, Communicator& comm, 
   flag_ = flat_.narrow(0, 0, 1);
   point_grads_at_flat();
   plan_buckets(bucket_bytes);
-  if (overlap_) {
-    for (size_t i = 0; i < params_.size(); ++i) {
-      std::shared_ptr<torch::autograd::Node> accumulator =
-          torch::autograd::impl::grad_accumulator(params_[i]);
-      const uintptr_t key =
-          accumulator->add_post_hook(std::make_unique<GradReadyHook>([this, i] { grad_ready(i); }));
-      hooks_.emplace_back(std::move(accumulator), key);
-    }
+}
+
+void GradReducer::arm() {
+  if (overlap_ && hooks_.empty()) register_hooks();
+  armed_ = overlap_;
+}
+
+// At the first arm(), not at construction: a gradient accumulator runs (and its hooks with it) on
+// the CUDA stream that was current when it was made, and holding it here fixes that stream. Made
+// during the step's first forward, it is the step's stream: the default stream of an eager run,
+// the side stream of a CUDA graph's warm-up and capture (made at construction it would be the
+// default stream, which a capture may not touch; DDP asks to be built on the side stream for the
+// same reason).
+void GradReducer::register_hooks() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    std::shared_ptr<torch::autograd::Node> accumulator =
+        torch::autograd::impl::grad_accumulator(params_[i]);
+    const uintptr_t key =
+        accumulator->add_post_hook(std::make_unique<GradReadyHook>([this, i] { grad_ready(i); }));
+    hooks_.emplace_back(std::move(accumulator), key);
   }
 }
 

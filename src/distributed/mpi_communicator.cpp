@@ -3,7 +3,8 @@
 //
 // Every collective is a non-blocking MPI call (MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather,
 // MPI_Ibarrier) waited with MPI_Testall against the --comm-timeout deadline, on the calling thread
-// (MPI is initialised MPI_THREAD_FUNNELED, so no watchdog thread may call MPI). A peer that is
+// (no watchdog thread may call MPI; see Note [Sync-BN's collective in backward] for the one
+// other thread that does, autograd's, while the main thread waits in backward()). A peer that is
 // dead or stopped (SIGSTOP, a hung file system) therefore ends the job: this rank logs the
 // collective it was waiting for and calls MPI_Abort(1).
 #include <algorithm>
@@ -186,6 +187,7 @@ class MpiCommunicator final : public Communicator {
 
 void MpiWork::wait() {
   if (done_) return;
+  count_host_wait();
   const Clock::time_point spin_until = Clock::now() + kSpinFor;
   for (;;) {
     int complete = 0;

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "dcgan/common/check.h"
 #include "dcgan/common/errors.h"
@@ -16,8 +17,12 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
   if (!initialized) {
-    int provided = 0;
-    MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    // SERIALIZED: autograd's device thread may make the MPI call of a CUDA backward (sync-BN's
+    // all-reduce, an overlapped bucket) while the main thread blocks in backward(); see Note
+    // [Sync-BN's collective in backward].
+    MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &thread_level_));
+  } else {
+    MPI_CHECK(MPI_Query_thread(&thread_level_));
   }
   // Errors come back as codes, so MPI_CHECK can name the call and the rank before aborting.
   MPI_CHECK(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
@@ -51,6 +56,31 @@ MpiSession::~MpiSession() noexcept {
 }
 
 void MpiSession::barrier() const { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
+
+bool MpiSession::thread_serialized() const { return thread_level_ >= MPI_THREAD_SERIALIZED; }
+
+std::vector<std::string> MpiSession::all_gather_on_node(const std::string& value) const {
+  MPI_Comm local = MPI_COMM_NULL;
+  MPI_CHECK(
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local));
+  MPI_CHECK(MPI_Comm_set_errhandler(local, MPI_ERRORS_RETURN));
+  int size = static_cast<int>(value.size());
+  int widest = 0;
+  MPI_CHECK(MPI_Allreduce(&size, &widest, 1, MPI_INT, MPI_MAX, local));
+  std::string mine = value;
+  mine.resize(static_cast<size_t>(widest), '\0');
+  std::string all(static_cast<size_t>(widest) * static_cast<size_t>(local_size_), '\0');
+  MPI_CHECK(MPI_Allgather(mine.data(), widest, MPI_CHAR, all.data(), widest, MPI_CHAR, local));
+  MPI_CHECK(MPI_Comm_free(&local));
+  std::vector<std::string> out;
+  for (int r = 0; r < local_size_; ++r) {
+    std::string v = all.substr(static_cast<size_t>(r) * static_cast<size_t>(widest),
+                               static_cast<size_t>(widest));
+    v.resize(v.find_last_not_of('\0') == std::string::npos ? 0 : v.find_last_not_of('\0') + 1);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
 
 std::string MpiSession::broadcast(const std::string& value, int root) const {
   long long size = static_cast<long long>(value.size());

@@ -1,13 +1,21 @@
-// The NCCL backend. CUDA tensors go through NCCL on a stream of its own, ordered after torch's
-// current stream by an event, and every wait polls ncclCommGetAsyncError against the deadline: a
-// dead or stuck peer ends the job (log, ncclCommAbort, MPI_Abort(1)) instead of hanging it.
-// Host tensors go through MPI.
+// The NCCL backend. CUDA tensors go through NCCL on a stream of its own: each collective waits on
+// an event of torch's current stream, and torch's stream waits on the collective's event, so the
+// caller's later work sees the result and the host never waits (as DDP's reducer and
+// ProcessGroupNCCL do it). The deadline lives in a watchdog thread that polls each collective's
+// event and ncclCommGetAsyncError: a dead or stuck peer ends the job (log, ncclCommAbort, exit 1)
+// instead of hanging it. Host tensors go through MPI.
 #ifdef DCGAN_WITH_NCCL
 
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <c10/cuda/CUDACachingAllocator.h>
+
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <thread>
 
 #include "backends.h"
@@ -24,19 +32,46 @@ namespace {
 using Clock = std::chrono::steady_clock;
 static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "ncclUniqueId travels as raw bytes");
 
-// Refuses placements NCCL cannot run (it needs one GPU per rank on a node) and returns the device
-// index: the device's own, or local rank modulo the visible GPUs when it has none.
+// The GPU's UUID as 32 hex digits: what tells two local ranks' devices apart when each rank sees
+// a different set (srun --gpus-per-task=1 shows every rank its own GPU as cuda:0).
+std::string device_uuid(int index) {
+  const cudaDeviceProp* prop = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(index));
+  static_assert(sizeof(prop->uuid.bytes) == 16, "cudaUUID_t holds 16 bytes");
+  std::string hex;
+  for (const char byte : prop->uuid.bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    const auto b = static_cast<unsigned char>(byte);
+    hex += kDigits[b >> 4];
+    hex += kDigits[b & 15];
+  }
+  return hex;
+}
+
+// Refuses placements NCCL cannot run (two ranks on one GPU) and returns the device index: the
+// device's own, or local rank modulo the visible GPUs when it has none. Collective over the node
+// (the GPUs' UUIDs are gathered before any refusal, so every local rank takes part).
 int resolve_device(const MpiSession& session, const torch::Device& device) {
   const int visible = static_cast<int>(torch::cuda::device_count());
-  if (session.local_size() > visible) {
+  int index = -1;
+  std::string uuid;  // empty: no usable device on this rank
+  if (visible > 0) {
+    index = device.has_index() ? device.index() : local_cuda_device(session.local_rank()).index();
+    if (index < visible) uuid = device_uuid(index);
+  }
+  // Every rank takes part, one alone on its node too: the gather splits the world.
+  const std::vector<std::string> uuids = session.all_gather_on_node(uuid);
+  const int other = local_rank_sharing_gpu(uuids, session.local_rank());
+  if (visible == 0 || other >= 0) {
     throw UsageError(dcgan::str(
         "rank ", session.rank(), ": ", session.local_size(), " ranks on this node but ", visible,
-        " visible GPU(s); NCCL cannot put two ranks on one GPU. HINT: start at most ", visible,
-        " rank(s) per node (mpirun -np ", visible, ", srun --ntasks-per-node=", visible,
-        "), check CUDA_VISIBLE_DEVICES, or use --backend mpi"));
+        " visible GPU(s)",
+        other >= 0 ? dcgan::str(" (local ranks ", session.local_rank(), " and ", other,
+                                " would share GPU ", uuid, ")")
+                   : std::string(),
+        "; NCCL cannot put two ranks on one GPU. HINT: start at most one rank per GPU (mpirun -np ",
+        std::max(visible, 1), ", srun --ntasks-per-node=", std::max(visible, 1),
+        " or --gpus-per-task=1), check CUDA_VISIBLE_DEVICES, or use --backend mpi"));
   }
-  const int index =
-      device.has_index() ? device.index() : local_cuda_device(session.local_rank()).index();
   if (index >= visible) {
     throw UsageError(dcgan::str("rank ", session.rank(),
                                 ": NCCL needs a CUDA device with an index "
@@ -46,6 +81,147 @@ int resolve_device(const MpiSession& session, const torch::Device& device) {
   return index;
 }
 
+// Logs the collective that failed and ends the process with exit 1, from the watchdog thread,
+// which must never call MPI (Note [Sync-BN's collective in backward]): the launcher sees a rank
+// exit without MPI_Finalize and ends the others. The NCCL communicator goes with the process.
+// Not ncclCommAbort first: it makes the kernels that wait on the dead peer return, and the main
+// thread would go on with half-reduced tensors (as far as a checkpoint) before the exit.
+[[noreturn]] void die(const std::string& what, const std::string& reason) {
+  log::error(dcgan::str(log::rank_tag(), " NCCL ", what, " failed: ", reason,
+                        ". Ending this rank (exit 1). HINT: see the other ranks' logs for the "
+                        "first failure; --comm-timeout sets the deadline"));
+  log::flush();
+  std::_Exit(1);
+}
+
+// The deadline of every collective in flight. Each enqueued collective hands over an event
+// recorded after it on the NCCL stream; the thread polls the oldest events (collectives on one
+// stream end in order) and the communicator's asynchronous error every kPollEvery. A collective
+// past its deadline or an NCCL error ends the process. Collectives enqueued while a CUDA graph is
+// being captured are not watched: their events are nodes of the graph, and querying them would
+// invalidate the capture; Communicator::synchronize() after the replays holds their deadline.
+// The thread itself runs in relaxed capture mode, so its queries are legal while the main thread
+// captures. `nccl_mutex` is the communicator's: ncclCommGetAsyncError completes a non-blocking
+// communicator's pending group job, which must not race an enqueue, so the watchdog only asks
+// when the communicator is not inside NCCL. Events come back to a pool when their collective is
+// done and no Work holds them any more.
+class Watchdog {
+ public:
+  static constexpr auto kPollEvery = std::chrono::milliseconds(2);
+
+  Watchdog(ncclComm_t comm, std::mutex& nccl_mutex, int device, std::chrono::seconds timeout)
+      : comm_(comm), nccl_mutex_(nccl_mutex), device_(device), timeout_(timeout), thread_([this] {
+          loop();
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  // An event for the next collective: from the pool, or new.
+  std::shared_ptr<CudaEvent> take_event() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!free_.empty()) {
+        std::shared_ptr<CudaEvent> event = std::move(free_.back());
+        free_.pop_back();
+        return event;
+      }
+    }
+    return std::make_shared<CudaEvent>(device_);
+  }
+
+  // `done` was recorded after the collective on the NCCL stream.
+  void watch(const char* what, size_t bytes, std::shared_ptr<CudaEvent> done) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.push_back({what, bytes, std::move(done), Clock::now() + timeout_});
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  struct Entry {
+    const char* what;
+    size_t bytes;
+    std::shared_ptr<CudaEvent> done;
+    Clock::time_point deadline;
+  };
+
+  void loop() {
+    cudaSetDevice(device_);
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (pending_.empty()) {
+        wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+        continue;
+      }
+      while (!pending_.empty()) {
+        Entry& oldest = pending_.front();
+        const cudaError_t state = cudaEventQuery(oldest.done->get());
+        if (state == cudaErrorNotReady) {
+          if (Clock::now() > oldest.deadline) {
+            die(oldest.what, dcgan::str("no completion within ", timeout_.count(), " s (",
+                                        oldest.bytes, " bytes); a peer is dead or stuck"));
+          }
+          break;
+        }
+        if (state != cudaSuccess) die(oldest.what, cudaGetErrorString(state));
+        if (oldest.done.use_count() == 1) free_.push_back(std::move(oldest.done));
+        pending_.pop_front();
+      }
+      if (!pending_.empty()) check_async_error(pending_.front().what);
+      wake_.wait_for(lock, kPollEvery);
+    }
+  }
+
+  void check_async_error(const char* what) {
+    std::unique_lock<std::mutex> nccl(nccl_mutex_, std::try_to_lock);
+    if (!nccl.owns_lock()) return;  // the communicator is inside NCCL; ask at the next poll
+    ncclResult_t async = ncclSuccess;
+    if (ncclCommGetAsyncError(comm_, &async) != ncclSuccess ||
+        (async != ncclSuccess && async != ncclInProgress)) {
+      die(what, dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
+    }
+  }
+
+  ncclComm_t comm_;
+  std::mutex& nccl_mutex_;
+  int device_;
+  std::chrono::seconds timeout_;
+  std::mutex mutex_;  // guards everything below
+  std::condition_variable wake_;
+  std::deque<Entry> pending_;
+  std::vector<std::shared_ptr<CudaEvent>> free_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// A bucket's all-reduce in flight (start_all_reduce): wait() makes the caller's current stream
+// wait for it on the device, as DDP's reducer does before the optimizer. No host wait.
+class NcclWork final : public Work {
+ public:
+  NcclWork(std::shared_ptr<CudaEvent> owned, cudaEvent_t done, int device)
+      : owned_(std::move(owned)), done_(done), device_(device) {}
+  void wait() override {
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(device_).stream();
+    CUDA_CHECK(cudaStreamWaitEvent(stream, done_, 0));
+  }
+
+ private:
+  std::shared_ptr<CudaEvent> owned_;  // null while capturing (done_ is then the communicator's)
+  cudaEvent_t done_;
+  int device_;
+};
+
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(const CommConfig& config, const MpiSession& session, int device)
@@ -54,14 +230,28 @@ class NcclCommunicator final : public Communicator {
         device_(device),
         timeout_(config.timeout),
         host_(make_mpi_communicator(session, config.timeout)),
-        stream_(device_),
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true,
+                                             static_cast<c10::DeviceIndex>(device_))),
         ready_(device_),
         done_(device_),
-        comm_(init_comm()) {
+        comm_(init_comm()),
+        watchdog_(comm_.get(), nccl_mutex_, device_, timeout_) {
     log::info(dcgan::str("NCCL ", NCCL_MAJOR, ".", NCCL_MINOR, ".", NCCL_PATCH,
                          " communicator on cuda:", device_, ", ", world_size_, " rank(s), timeout ",
                          timeout_.count(), " s"));
   }
+
+  // What is still in flight on the NCCL stream finishes (or misses the deadline) before the
+  // watchdog stops and the communicator is aborted. A local wait, no collective and no MPI.
+  ~NcclCommunicator() override {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    if (cudaEventRecord(done_.get(), stream_.stream()) != cudaSuccess) return;
+    const Clock::time_point deadline = Clock::now() + timeout_;
+    while (cudaEventQuery(done_.get()) == cudaErrorNotReady && Clock::now() < deadline)
+      std::this_thread::sleep_for(Watchdog::kPollEvery);
+  }
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -69,12 +259,21 @@ class NcclCommunicator final : public Communicator {
 
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
     if (!tensor.is_cuda()) return host_->all_reduce(tensor, op);
+    std::unique_ptr<Work> work = start_all_reduce(tensor, op);
+    work->wait();
+  }
+
+  // Enqueued now; the caller's stream waits for it only at wait(), so a bucket started from
+  // backward's hook runs while backward goes on.
+  std::unique_ptr<Work> start_all_reduce(torch::Tensor& tensor, ReduceOp op) override {
+    if (!tensor.is_cuda()) return host_->start_all_reduce(tensor, op);
     const WireType type = checked(tensor, "all_reduce");
-    run("all_reduce", tensor.nbytes(), [&](cudaStream_t stream) {
+    Enqueued e = enqueue("all_reduce", tensor.nbytes(), {tensor}, [&](cudaStream_t stream) {
       return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(),
                            static_cast<size_t>(tensor.numel()), type.nccl, nccl_op(op), comm_.get(),
                            stream);
     });
+    return std::make_unique<NcclWork>(std::move(e.owned), e.done, device_);
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
@@ -84,7 +283,7 @@ class NcclCommunicator final : public Communicator {
                              world_size_, ")"));
     }
     const WireType type = checked(tensor, "broadcast");
-    run("broadcast", tensor.nbytes(), [&](cudaStream_t stream) {
+    run("broadcast", tensor.nbytes(), {tensor}, [&](cudaStream_t stream) {
       return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(),
                            static_cast<size_t>(tensor.numel()), type.nccl, root, comm_.get(),
                            stream);
@@ -97,7 +296,7 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape{world_size_};
     shape.insert(shape.end(), in.sizes().begin(), in.sizes().end());
     torch::Tensor gathered = torch::empty(shape, in.options());
-    run("all_gather", gathered.nbytes(), [&](cudaStream_t stream) {
+    run("all_gather", gathered.nbytes(), {in, gathered}, [&](cudaStream_t stream) {
       return ncclAllGather(in.data_ptr(), gathered.data_ptr(), static_cast<size_t>(in.numel()),
                            type.nccl, comm_.get(), stream);
     });
@@ -111,12 +310,13 @@ class NcclCommunicator final : public Communicator {
     wait_event(what, 0, Clock::now() + timeout_);
   }
 
-  // A one-element NCCL all-reduce: it proves every rank reached this point and that the NCCL
-  // communicator still works, under the same deadline as every other wait.
+  // A one-element NCCL all-reduce, waited for: it proves every rank reached this point and that
+  // the NCCL communicator still works, under the same deadline as every other wait.
   void barrier() override {
     torch::Tensor token =
         torch::ones({1}, torch::TensorOptions().dtype(torch::kInt32).device(torch::kCUDA, device_));
     all_reduce(token, ReduceOp::kSum);
+    synchronize("barrier");
   }
 
  private:
@@ -138,45 +338,72 @@ class NcclCommunicator final : public Communicator {
     config.blocking = 0;  // every call returns at once; wait_idle() polls with a deadline
     ncclComm_t comm = nullptr;
     const ncclResult_t rc = ncclCommInitRankConfig(&comm, world_size_, id, rank_, &config);
+    // No watchdog yet: the init's own wait holds the deadline.
     if (rc != ncclSuccess && rc != ncclInProgress) NCCL_CHECK(rc);
     wait_idle(comm, "ncclCommInitRankConfig", Clock::now() + timeout_);
     return comm;
   }
 
-  // Polls until the communicator has no call in progress; an error or the deadline is fatal.
+  // Polls until the communicator has no call in progress (a non-blocking communicator may return
+  // before the enqueue is complete); an error or the deadline is fatal. Counted as a host wait
+  // only when it had to wait.
   void wait_idle(ncclComm_t comm, const char* what, Clock::time_point deadline) {
-    for (;;) {
+    for (bool counted = false;; counted = true) {
       ncclResult_t state = ncclSuccess;
       const ncclResult_t rc = ncclCommGetAsyncError(comm, &state);
       if (rc != ncclSuccess)
         fail(comm, what, dcgan::str("ncclCommGetAsyncError: ", ncclGetErrorString(rc)));
       if (state == ncclSuccess) return;
+      if (!counted) count_host_wait();
       if (state != ncclInProgress) fail(comm, what, ncclGetErrorString(state));
       if (Clock::now() > deadline) fail(comm, what, "timed out while in progress");
       std::this_thread::yield();
     }
   }
 
-  // Enqueues `call` on the NCCL stream after the work already queued on torch's current stream,
-  // waits for it with the deadline, and makes torch's stream wait for the result too.
+  struct Enqueued {
+    std::shared_ptr<CudaEvent> owned;  // null while capturing
+    cudaEvent_t done;                  // recorded after the collective on the NCCL stream
+  };
+
+  // Enqueues `call` on the NCCL stream after the work already queued on torch's current stream:
+  // no host wait. `tensors` are marked as used on the NCCL stream, so the caching allocator never
+  // hands their memory out before the collective is done. The watchdog holds the deadline; while
+  // torch's stream is being captured into a CUDA graph the collective is a node of the graph
+  // (its event the communicator's own, whose latest record covers every earlier collective on the
+  // one NCCL stream), and synchronize() after the replay holds the deadline.
   template <class Call>
-  void run(const char* what, size_t bytes, Call&& call) {
+  Enqueued enqueue(const char* what, size_t bytes, std::initializer_list<torch::Tensor> tensors,
+                   Call&& call) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(device_).stream();
-    const Clock::time_point deadline = Clock::now() + timeout_;
+    Enqueued e;
+    if (!capturing(torch_stream)) e.owned = watchdog_.take_event();
+    e.done = e.owned ? e.owned->get() : done_.get();
     CUDA_CHECK(cudaEventRecord(ready_.get(), torch_stream));
-    CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ready_.get(), 0));
-    const ncclResult_t rc = call(stream_.get());
-    if (rc != ncclSuccess && rc != ncclInProgress) {
-      fail(comm_.get(), what, dcgan::str(ncclGetErrorString(rc), " (", bytes, " bytes)"));
+    CUDA_CHECK(cudaStreamWaitEvent(stream_.stream(), ready_.get(), 0));
+    {
+      std::lock_guard<std::mutex> nccl(nccl_mutex_);
+      const ncclResult_t rc = call(stream_.stream());
+      if (rc != ncclSuccess && rc != ncclInProgress) {
+        fail(comm_.get(), what, dcgan::str(ncclGetErrorString(rc), " (", bytes, " bytes)"));
+      }
+      wait_idle(comm_.get(), what, Clock::now() + timeout_);
     }
-    wait_idle(comm_.get(), what, deadline);
-    CUDA_CHECK(cudaEventRecord(done_.get(), stream_.get()));
-    CUDA_CHECK(cudaStreamWaitEvent(torch_stream, done_.get(), 0));
-    // Inside a CUDA graph capture nothing runs yet and a host wait is illegal: the collective is
-    // a node of the graph, and synchronize() after the replay holds the deadline.
-    if (capturing(torch_stream)) return;
-    wait_event(what, bytes, deadline);
+    CUDA_CHECK(cudaEventRecord(e.done, stream_.stream()));
+    for (const torch::Tensor& t : tensors)
+      c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream_);
+    if (e.owned) watchdog_.watch(what, bytes, e.owned);
+    return e;
+  }
+
+  // enqueue(), and torch's current stream waits for the collective on the device.
+  template <class Call>
+  void run(const char* what, size_t bytes, std::initializer_list<torch::Tensor> tensors,
+           Call&& call) {
+    const Enqueued e = enqueue(what, bytes, tensors, std::forward<Call>(call));
+    const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(device_).stream();
+    CUDA_CHECK(cudaStreamWaitEvent(torch_stream, e.done, 0));
   }
 
   static bool capturing(cudaStream_t stream) {
@@ -188,13 +415,19 @@ class NcclCommunicator final : public Communicator {
   // The host waits for done_, polling NCCL for errors: a dead peer never leaves this rank blocked
   // in a CUDA synchronisation that nothing would ever end.
   void wait_event(const char* what, size_t bytes, Clock::time_point deadline) {
+    count_host_wait();
     for (;;) {
       const cudaError_t state = cudaEventQuery(done_.get());
       if (state == cudaSuccess) return;
       if (state != cudaErrorNotReady) fail(comm_.get(), what, cudaGetErrorString(state));
       ncclResult_t async = ncclSuccess;
-      if (ncclCommGetAsyncError(comm_.get(), &async) != ncclSuccess || async != ncclSuccess) {
-        fail(comm_.get(), what, dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
+      {
+        std::lock_guard<std::mutex> nccl(nccl_mutex_);
+        if (ncclCommGetAsyncError(comm_.get(), &async) != ncclSuccess ||
+            (async != ncclSuccess && async != ncclInProgress)) {
+          fail(comm_.get(), what,
+               dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
+        }
       }
       if (Clock::now() > deadline) {
         fail(comm_.get(), what,
@@ -225,10 +458,14 @@ class NcclCommunicator final : public Communicator {
   int device_;
   std::chrono::seconds timeout_;
   std::unique_ptr<Communicator> host_;
-  CudaStream stream_;
-  CudaEvent ready_;  // torch's stream reached the collective
-  CudaEvent done_;   // the collective finished on the NCCL stream
+  // The NCCL stream: high priority, from c10's pool, which never destroys it, so tensors whose
+  // memory recordStream marked with it may outlive this communicator.
+  c10::cuda::CUDAStream stream_;
+  CudaEvent ready_;        // torch's stream reached the collective
+  CudaEvent done_;         // synchronize(), and a collective enqueued while capturing
+  std::mutex nccl_mutex_;  // held inside NCCL calls (see Watchdog)
   NcclComm comm_;
+  Watchdog watchdog_;  // after comm_: it stops before the communicator is aborted
 };
 
 }  // namespace

@@ -80,6 +80,7 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
   const bool want_fd = o.metrics.find("fd") != std::string::npos;
   const bool want_kid = o.metrics.find("kid") != std::string::npos;
   const torch::Device device = train::choose_device(o.device, session.local_rank());
+  train::use_device(device);
   torch::set_num_threads(train::default_cpu_threads(session.local_size()));
   distributed::CommConfig comm_config;
   comm_config.timeout = std::chrono::seconds(o.comm_timeout);

@@ -115,7 +115,7 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
       ->check(CLI::IsMember({"auto", "nccl", "mpi"}));
   app.add_option("--bucket-mb", c.bucket_mb, "all-reduce bucket size in MiB");
   app.add_flag("--overlap,!--no-overlap", c.overlap,
-               "start each bucket's all-reduce while backward still runs (CPU; default on)");
+               "start each bucket's all-reduce while backward still runs (default on)");
   app.add_flag("--sync-bn", c.sync_bn, "synchronise BatchNorm statistics across ranks");
   app.add_option("--check-every", c.check_every,
                  "steps between cross-rank consistency checks (0 = at checkpoints only)");
@@ -138,6 +138,9 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_flag("--detect-anomaly", c.detect_anomaly, "autograd anomaly detection (debug, slow)");
   app.add_flag("--check-nan", c.check_nan,
                "check every loss each phase, naming the tensor (debug)");
+  app.add_flag("--debug-reduce-single-rank", c.debug_reduce_single_rank,
+               "send the gradient buckets through the communicator at one rank too, so one GPU "
+               "runs NCCL's path and its overlap (debug)");
   app.add_flag("--verbose", c.verbose, "debug-level logs");
 }
 
@@ -195,6 +198,7 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   train::apply_debug_modes(config.deterministic, config.detect_anomaly);
   train::install_stop_handlers();
   const torch::Device device = train::choose_device(config.device, session.local_rank());
+  train::use_device(device);
   torch::set_num_threads(config.threads > 0 ? static_cast<int>(config.threads)
                                             : train::default_cpu_threads(session.local_size()));
   distributed::CommConfig comm_config;

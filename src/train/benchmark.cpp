@@ -14,11 +14,64 @@
 #ifdef DCGAN_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/util/Exception.h>
 #endif
 
 #include "dcgan/common/str.h"
+#include "dcgan/distributed/communicator.h"
 
 namespace dcgan::train {
+
+#ifdef DCGAN_WITH_CUDA
+// Counts c10's "called a synchronizing CUDA operation" warnings; passes any other on.
+class SyncWarningCounter final : public c10::WarningHandler {
+ public:
+  explicit SyncWarningCounter(c10::WarningHandler* next) : next_(next) {}
+  void process(const c10::Warning& warning) override {
+    if (warning.msg().find("synchronizing CUDA operation") != std::string::npos) {
+      ++count;
+      return;
+    }
+    next_->process(warning);
+  }
+  int64_t count = 0;
+
+ private:
+  c10::WarningHandler* next_;
+};
+
+struct SyncCounter::Impl {
+  Impl() : counter(c10::WarningUtils::get_warning_handler()), guard(&counter) {
+    previous = c10::cuda::warning_state().get_sync_debug_mode();
+    c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_WARN);
+  }
+  ~Impl() { c10::cuda::warning_state().set_sync_debug_mode(previous); }
+  SyncWarningCounter counter;
+  c10::WarningUtils::WarningHandlerGuard guard;
+  c10::cuda::SyncDebugMode previous = c10::cuda::SyncDebugMode::L_DISABLED;
+};
+#else
+struct SyncCounter::Impl {
+  int64_t count = 0;
+};
+#endif
+
+SyncCounter::SyncCounter(torch::Device device) : device_(device) {}
+SyncCounter::~SyncCounter() = default;
+
+void SyncCounter::start() {
+  host_waits_ = -distributed::host_wait_count();
+  if (device_.is_cuda()) impl_ = std::make_unique<Impl>();
+}
+
+void SyncCounter::stop() {
+  host_waits_ += distributed::host_wait_count();
+#ifdef DCGAN_WITH_CUDA
+  if (impl_) c10_syncs_ = impl_->counter.count;
+#endif
+  impl_.reset();
+}
 
 void PhaseTimer::enable(bool on) {
   enabled_ = on;
@@ -122,6 +175,14 @@ std::string benchmark_table(const TrainConfig& config, const RunShape& shape, in
       out << "n/a (peak unknown; set DCGAN_PEAK_TFLOPS)";
     }
   }
+  out << "\n  " << std::setw(26) << "host waits per step" << std::setprecision(2)
+      << f.host_waits_per_step << " (the project's own waits on collectives)";
+  out << "\n  " << std::setw(26) << "c10 syncs per step";
+  if (f.c10_syncs_per_step >= 0) {
+    out << std::setprecision(2) << f.c10_syncs_per_step << " (c10's sync debug mode)";
+  } else {
+    out << "n/a (CPU)";
+  }
   out << "\n  " << std::setw(26) << "peak memory (this rank)" << std::setprecision(1)
       << static_cast<double>(f.peak_bytes) / (1 << 20) << " MiB"
       << (torch::Device(shape.device).is_cuda() ? " allocated on the GPU" : " resident (process)");
@@ -142,7 +203,14 @@ std::string benchmark_table(const TrainConfig& config, const RunShape& shape, in
   out << "\nbenchmark: img_s=" << std::setprecision(1) << f.images_per_s
       << " step_ms=" << std::setprecision(3) << f.step_ms << " tflops=" << tflops
       << " share=" << std::setprecision(4) << share << " peak_mib=" << std::setprecision(1)
-      << static_cast<double>(f.peak_bytes) / (1 << 20);
+      << static_cast<double>(f.peak_bytes) / (1 << 20)
+      << " host_waits_per_step=" << std::setprecision(2) << f.host_waits_per_step
+      << " c10_syncs_per_step=";
+  if (f.c10_syncs_per_step >= 0) {
+    out << f.c10_syncs_per_step;
+  } else {
+    out << "n/a";
+  }
   for (const auto& [name, ms] : f.phase_ms)
     out << " ms_" << name << "=" << std::setprecision(3) << ms;
   return out.str();

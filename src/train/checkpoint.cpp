@@ -287,10 +287,8 @@ void write_checkpoint_files(const std::string& dir, const TrainingState& state,
   for (const auto& t : state.tensors) archive.write(t.name, t.tensor->cpu());
   archive.write("rng_cpu", at::detail::getDefaultCPUGenerator().get_state());
   archive.write("rng_z", state.z_generator->get_state());
-  if (state.cuda_rng) {
-    archive.write("rng_cuda",
-                  at::globalContext().defaultGenerator(torch::Device(torch::kCUDA)).get_state());
-  }
+  if (state.device.is_cuda())
+    archive.write("rng_cuda", at::globalContext().defaultGenerator(state.device).get_state());
   write("state.pt", archive_bytes(archive));
   write(kConfigFile, config_to_toml(config, shape));
   write_durable(dir + "/" + kInfoFile, info_toml(state, shape, files));  // last: marks it complete
@@ -636,8 +634,22 @@ CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const tor
   return out;
 }
 
+bool restore_noise_state(at::Generator& generator, const torch::Tensor& saved) {
+  if (saved.numel() == generator.get_state().numel()) {
+    generator.set_state(saved);
+    return true;
+  }
+  // FNV-1a over the saved bytes: deterministic, and different checkpoints seed differently.
+  const torch::Tensor bytes = saved.contiguous().to(torch::kCPU);
+  const auto* p = static_cast<const unsigned char*>(bytes.data_ptr());
+  uint64_t hash = 1469598103934665603ULL;
+  for (int64_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ p[i]) * 1099511628211ULL;
+  generator.set_current_seed(hash);
+  return false;
+}
+
 TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,
-                             bool cuda_rng) {
+                             torch::Device device) {
   TrainingState state;
   state.model = recipe.model();
   state.modules = recipe.modules();
@@ -645,7 +657,7 @@ TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCu
   state.tensors = recipe.tensors();
   state.z_generator = z_generator;
   state.cursor = cursor;
-  state.cuda_rng = cuda_rng;
+  state.device = device;
   return state;
 }
 
@@ -750,20 +762,17 @@ CheckpointInfo restore_checkpoint(const std::string& ckpt_dir, const TrainingSta
   }
   at::Generator cpu_rng = at::detail::getDefaultCPUGenerator();  // a handle on the default
   cpu_rng.set_state(read("rng_cpu"));
-  const torch::Tensor z_state = read("rng_z");
-  const torch::Tensor z_now = state.z_generator->get_state();
-  if (z_state.numel() != z_now.numel()) {  // a CPU generator's state into a CUDA one, or back
-    throw UsageError(dcgan::str(
-        "checkpoint ", ckpt_dir, ": its latent-noise RNG state has ", z_state.numel(),
-        " bytes but this run's generator on ", state.z_generator->device(), " takes ",
-        z_now.numel(),
-        " HINT: resume with the --device and --data-on-device of the run that wrote it (with "
-        "--data-on-device on CUDA the noise is drawn on the GPU)"));
+  if (!restore_noise_state(*state.z_generator, read("rng_z"))) {
+    log::warn(dcgan::str(
+        "checkpoint ", ckpt_dir, ": its latent-noise RNG state is not one for ",
+        state.z_generator->device(), " (it was written where the noise came from ",
+        state.z_generator->device().is_cuda() ? "the host" : "a GPU",
+        "), so the noise stream changes from here on; it is seeded from that state, the same "
+        "on every resume from this checkpoint"));
   }
-  state.z_generator->set_state(z_state);
   torch::Tensor cuda_state;
-  if (state.cuda_rng && archive.try_read("rng_cuda", cuda_state)) {
-    at::Generator cuda_rng = at::globalContext().defaultGenerator(torch::Device(torch::kCUDA));
+  if (state.device.is_cuda() && archive.try_read("rng_cuda", cuda_state)) {
+    at::Generator cuda_rng = at::globalContext().defaultGenerator(state.device);  // a handle
     cuda_rng.set_state(cuda_state);
   }
   *state.cursor = info.cursor;

@@ -63,6 +63,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("deterministic", c.deterministic);
   visit("detect-anomaly", c.detect_anomaly);
   visit("check-nan", c.check_nan);
+  visit("debug-reduce-single-rank", c.debug_reduce_single_rank);
   visit("verbose", c.verbose);
 }
 
@@ -217,7 +218,8 @@ void validate_config(const TrainConfig& c) {
     require(!c.detect_anomaly, "cuda-graph",
             "and --detect-anomaly exclude each other (host reads per phase)");
     require(!c.sync_bn, "cuda-graph",
-            "and --sync-bn exclude each other (sync-BN reads its counts on the host)");
+            "and --sync-bn exclude each other (sync-BN's backward enqueues its all-reduce from "
+            "autograd's device thread inside the capture, which no GPU has checked yet)");
   }
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");
   require(c.lock_wait >= 0, "lock-wait", str("must not be negative, got ", c.lock_wait));

@@ -5,6 +5,7 @@
 #include <sched.h>
 #ifdef DCGAN_WITH_CUDA
 #include <ATen/cuda/CUDAGeneratorImpl.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 #include <csignal>
@@ -27,6 +28,15 @@ extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_n
 torch::Device choose_device(const std::string& want, int local_rank) {
   if (want == "cpu" || (want == "auto" && !torch::cuda::is_available())) return torch::kCPU;
   return distributed::local_cuda_device(local_rank);
+}
+
+void use_device(torch::Device device) {
+  if (!device.is_cuda()) return;
+#ifdef DCGAN_WITH_CUDA
+  c10::cuda::set_device(device.has_index() ? device.index() : c10::cuda::current_device());
+#else
+  throw Error(str("no CUDA in this build for ", device.str()));
+#endif
 }
 
 int default_cpu_threads(int local_ranks) {

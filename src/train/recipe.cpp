@@ -44,12 +44,11 @@ std::vector<torch::Tensor> bn_passengers(const RecipeContext& context, torch::nn
 std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& context,
                                                        std::vector<torch::Tensor> params,
                                                        std::vector<torch::Tensor> passengers) {
-  // CUDA waits: the NCCL backend's start_all_reduce still blocks until done, and with the MPI
-  // backend the hooks would make MPI calls from autograd's device thread (MPI_THREAD_FUNNELED).
-  const bool overlap = context.config.overlap && context.device.is_cpu();
+  // On CUDA the hooks run on autograd's device thread: NCCL only enqueues there, and MPI calls
+  // from it are legal (Note [Sync-BN's collective in backward]).
   return std::make_unique<distributed::GradReducer>(
       std::move(params), context.comm, static_cast<size_t>(context.config.bucket_mb * 1024 * 1024),
-      std::move(passengers), overlap);
+      std::move(passengers), context.config.overlap, context.config.debug_reduce_single_rank);
 }
 
 StepOptions step_options(const RecipeContext& context) {

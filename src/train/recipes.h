@@ -24,8 +24,8 @@ torch::optim::AdamOptions adam_options(const TrainConfig& config);
 // (GradReducer passengers): none on one rank or under --sync-bn, whose statistics are global.
 std::vector<torch::Tensor> bn_passengers(const RecipeContext& context, torch::nn::Module& module);
 
-// A gradient reducer of the run over `params`: --bucket-mb buckets, `passengers`, and --overlap
-// on CPU, where backward runs on the calling thread (which MPI_THREAD_FUNNELED needs).
+// A gradient reducer of the run over `params`: --bucket-mb buckets, `passengers`, --overlap and
+// --debug-reduce-single-rank.
 std::unique_ptr<distributed::GradReducer> make_reducer(const RecipeContext& context,
                                                        std::vector<torch::Tensor> params,
                                                        std::vector<torch::Tensor> passengers = {});

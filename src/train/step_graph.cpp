@@ -7,8 +7,10 @@
 #include "dcgan/common/str.h"
 
 #ifdef DCGAN_WITH_CUDA
+#include <ATen/core/CachingHostAllocator.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
@@ -16,6 +18,48 @@
 namespace dcgan::train {
 
 #ifdef DCGAN_WITH_CUDA
+
+namespace {
+
+// A CUDAGraph whose capture can be abandoned. When the captured step throws, the stream is still
+// capturing (every later CUDA call on it fails with "operation not permitted when stream is
+// capturing", hiding the step's own error) and the caching allocators still allocate into the
+// graph's private pool: capture_end() cannot help, since it ends the CUDA capture and then throws
+// before it ends the pool's recording. abort_capture() ends both, on the capturing thread, and
+// releases the pool; no call in it throws.
+class AbortableGraph final : public at::cuda::CUDAGraph {
+ public:
+  void abort_capture() noexcept {
+    const cudaStream_t stream = capture_stream_.stream();
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(stream, &status) == cudaSuccess &&
+        status != cudaStreamCaptureStatusNone) {
+      cudaGraph_t partial = nullptr;
+      (void)cudaStreamEndCapture(stream, &partial);  // an invalidated capture returns an error
+      if (partial != nullptr) (void)cudaGraphDestroy(partial);
+    }
+    (void)cudaGetLastError();  // the capture's error is the step's, already on its way up
+    // Each on its own: one that finds its part done (capture_end got past it) must not skip the
+    // rest. Once capture_end succeeded (capture_ended_), ~CUDAGraph's reset() releases the pools.
+    attempt([&] { c10::cuda::CUDACachingAllocator::endAllocateToPool(capture_dev_, mempool_id_); });
+    attempt([&] { at::getHostAllocator(at::kCUDA)->end_allocate_to_pool(mempool_id_); });
+    if (!capture_ended_) {
+      attempt([&] { c10::cuda::CUDACachingAllocator::releasePool(capture_dev_, mempool_id_); });
+      attempt([&] { at::getHostAllocator(at::kCUDA)->release_pool(mempool_id_); });
+    }
+  }
+
+ private:
+  template <class F>
+  static void attempt(F&& f) noexcept {
+    try {
+      f();
+    } catch (...) {  // not recording (capture_end got that far): nothing to end
+    }
+  }
+};
+
+}  // namespace
 
 struct StepGraph::Impl {
   Impl(torch::Device device, at::Generator generator, int64_t warmup)
@@ -30,7 +74,7 @@ struct StepGraph::Impl {
   at::Generator generator;
   int64_t warmup;
   c10::cuda::CUDAStream stream;
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  std::unique_ptr<AbortableGraph> graph;
   StepResult outputs;  // the graph's own output tensors
   int64_t calls = 0;
   bool capture_failed = false;
@@ -69,11 +113,16 @@ StepResult StepGraph::run(const Step& step) {
         if (g.capture_failed) throw Error("CUDA graph: the step's capture failed earlier");
         g.capture_failed = true;
         g.stream.synchronize();  // the warm-up's work is done before capture begins
-        auto graph = std::make_unique<at::cuda::CUDAGraph>();
+        auto graph = std::make_unique<AbortableGraph>();
         graph->register_generator_state(g.generator);
         graph->capture_begin();
-        g.outputs = step();
-        graph->capture_end();
+        try {
+          g.outputs = step();
+          graph->capture_end();  // throws before ending the pool when the capture was invalidated
+        } catch (...) {
+          graph->abort_capture();  // the first error goes up, not one of the clean-up's
+          throw;
+        }
         g.graph = std::move(graph);
         g.capture_failed = false;
         log::info(str("CUDA graph: the step is captured after ", g.warmup,

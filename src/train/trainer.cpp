@@ -57,6 +57,7 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
       device_(device),
       stop_(stop),
       timer_(device) {
+  use_device(device_);
   resolve_model_defaults(&config_);
   validate_config(config_);
   shape_.image_size = dataset_.image_size();
@@ -79,10 +80,9 @@ Trainer::Trainer(TrainConfig config, distributed::Communicator& comm, data::Shar
   recipe_ = make_recipe({config_, shape_, comm_, device_, reference_, &timer_});
   set_memory_formats();
   stat_names_ = recipe_->stat_names();
-  // The noise is drawn on the host, except with --data-on-device on CUDA: on the GPU, from a
-  // generator that a CUDA graph can replay.
-  z_generator_ = make_generator(config_.data_on_device ? device_ : torch::Device(torch::kCPU),
-                                static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
+  // The noise is drawn on the training device: on a GPU no host copy (and no wait for one) per
+  // step, from a generator that a CUDA graph can replay.
+  z_generator_ = make_generator(device_, static_cast<uint64_t>(config_.seed) + kLatentSeedOffset);
   if (config_.cuda_graph) {
     if (!device_.is_cuda()) {
       throw UsageError(
@@ -120,7 +120,7 @@ void Trainer::set_memory_formats() {
 }
 
 TrainingState Trainer::state_view() {
-  return training_state(*recipe_, &z_generator_, &cursor_, device_.is_cuda());
+  return training_state(*recipe_, &z_generator_, &cursor_, device_);
 }
 
 void Trainer::start_state() {
@@ -215,8 +215,8 @@ torch::Tensor Trainer::draw_noise() {
   if (width == 0) return {};
   const int64_t b = config_.batch_size;
   torch::Tensor all = torch::randn({b * shape_.world_size, width, 1, 1}, z_generator_,
-                                   torch::TensorOptions().device(z_generator_.device()));
-  return all.narrow(0, comm_.rank() * b, b).to(device_);
+                                   torch::TensorOptions().device(device_));
+  return all.narrow(0, comm_.rank() * b, b);
 }
 
 void Trainer::prepare_run_dir() {
@@ -447,7 +447,15 @@ int Trainer::run_benchmark() {
   if (config_.cache_data) dataset_.cache_in_memory();
   Batches batches = make_batches();
   HostBatch host;
-  auto one_step = [&] { train_step(batches, &host); };
+  // A stop signal (a timeout's SIGTERM) ends a benchmark at once: it has nothing to save, and a
+  // rank that left without a word would leave the others waiting for the deadline.
+  auto one_step = [&] {
+    if (stop_ != nullptr && stop_->load() != 0) {
+      throw Error(str("the benchmark was stopped by signal ", stop_->load(), " after step ",
+                      cursor_.step, "; no figures"));
+    }
+    train_step(batches, &host);
+  };
   // Warm-up: lazy set-up, and with --cuda-graph its eager steps and the capture.
   const int64_t warmup = (graph_ ? StepGraph::kWarmupSteps : 0) + kBenchmarkWarmupSteps;
   const int64_t steps = config_.benchmark;
@@ -455,7 +463,10 @@ int Trainer::run_benchmark() {
   wait_for_device();
   recipe_->report(cursor_.step);
   const auto t0 = std::chrono::steady_clock::now();
+  SyncCounter syncs(device_);  // the steps' own host syncs, not the wait that ends the timing
+  syncs.start();
   for (int64_t i = 0; i < steps; ++i) one_step();
+  syncs.stop();
   wait_for_device();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -479,6 +490,11 @@ int Trainer::run_benchmark() {
   figures.peak_tflops = device_peak_tflops(device_, parse_precision(config_.precision));
   for (auto& [name, total] : phases) total = 1e3 * total / static_cast<double>(steps);
   figures.phase_ms = phases;
+  figures.host_waits_per_step =
+      static_cast<double>(syncs.host_waits()) / static_cast<double>(steps);
+  figures.c10_syncs_per_step =
+      syncs.c10_syncs() < 0 ? -1.0
+                            : static_cast<double>(syncs.c10_syncs()) / static_cast<double>(steps);
   if (comm_.rank() == 0) log::info(benchmark_table(config_, shape_, warmup, steps, figures));
   comm_.barrier();
   log::flush();

@@ -53,9 +53,12 @@ void report(const std::string& what, const torch::Tensor& got, const torch::Tens
       dcgan::str("device_smoke: ", what, ": ", ok ? "ok" : "FAIL", " (largest error ", err, ")"));
 }
 
-// Rank r holds r + i at element i: every expected value below is an integer, exact in float32.
+// Rank r holds r + (i mod 1024) at element i: small integers, so every expected value below (sums
+// over up to 8 ranks, halved) is exact in float32 whatever order NCCL adds in.
 torch::Tensor rank_values(int64_t numel, int rank, const torch::Device& device) {
-  return torch::arange(numel, torch::TensorOptions().dtype(torch::kFloat32).device(device)) + rank;
+  return torch::arange(numel, torch::TensorOptions().dtype(torch::kFloat32).device(device))
+             .remainder(1024) +
+         rank;
 }
 
 void check_collectives(Communicator& comm, const SmokeOptions& o, const torch::Device& device) {
@@ -63,7 +66,7 @@ void check_collectives(Communicator& comm, const SmokeOptions& o, const torch::D
   const int r = comm.rank();
   torch::Tensor t = rank_values(o.numel, r, device);
   comm.all_reduce(t, ReduceOp::kSum);
-  // sum over ranks of (q + i) = w*i + w(w-1)/2
+  // sum over ranks of (q + v) = w*v + w(w-1)/2
   report("all_reduce sum", t, rank_values(o.numel, 0, device) * w + w * (w - 1) / 2);
 
   torch::Tensor b = rank_values(o.numel, r, device);
@@ -131,8 +134,8 @@ void check_graph(Communicator& comm, const SmokeOptions& o, const torch::Device&
     for (int i = 0; i < 3; ++i) graph.replay();
     comm.synchronize("the smoke test's graph");
   }
-  // Each replay: t <- sum over ranks of t/2. Starting from r+i, after 3 replays every rank holds
-  // (w/2)^2 * (w*i + w(w-1)/2) / 2.
+  // Each replay: t <- sum over ranks of t/2. Starting from r + v, after 3 replays every rank holds
+  // (w/2)^2 * (w*v + w(w-1)/2) / 2.
   const double scale = (w / 2.0) * (w / 2.0) / 2.0;
   report("all_reduce captured in a CUDA graph, 3 replays", t,
          (rank_values(o.numel, 0, device) * w + w * (w - 1) / 2) * scale);
@@ -155,6 +158,7 @@ int run(int argc, char** argv) {
   dcgan::distributed::MpiSession session(&argc, &argv);
   dcgan::log::init({session.rank(), session.world_size(), "", false, false});
   const torch::Device device = dcgan::train::choose_device(o.device, session.local_rank());
+  dcgan::train::use_device(device);
   dcgan::distributed::CommConfig config;
   config.backend = o.backend;
   config.timeout = std::chrono::seconds(o.comm_timeout_s);

@@ -144,9 +144,10 @@ expect 2 "--cuda-graph needs --optimizer fused" -- "$train" "${common[@]}" --out
   --cuda-graph --data-on-device --optimizer torch
 
 # --benchmark 4: 5 warm-up steps, 4 timed, 4 with the phases; the table and the machine-readable
-# line, the FLOP floor of this net, and no run files.
+# line (one rank waits for no collective; c10's sync count is for CUDA), the FLOP floor of this
+# net, and no run files.
 "$train" "${common[@]}" --out "$tmp/bench" --benchmark 4 >"$tmp/bench.out" 2>&1 || { cat "$tmp/bench.out"; fail "--benchmark"; }
-grep -qE "benchmark: img_s=[0-9.]+ step_ms=[0-9.]+ tflops=[0-9.]+ share=[0-9.]+ peak_mib=[0-9.]+ ms_data=[0-9.]+ ms_D=[0-9.]+ ms_G=[0-9.]+ ms_all-reduce=[0-9.]+ ms_optimizer=[0-9.]+ ms_other=[0-9.]+" "$tmp/bench.out" \
+grep -qE "benchmark: img_s=[0-9.]+ step_ms=[0-9.]+ tflops=[0-9.]+ share=[0-9.]+ peak_mib=[0-9.]+ host_waits_per_step=0.00 c10_syncs_per_step=n/a ms_data=[0-9.]+ ms_D=[0-9.]+ ms_G=[0-9.]+ ms_all-reduce=[0-9.]+ ms_optimizer=[0-9.]+ ms_other=[0-9.]+" "$tmp/bench.out" \
   || { cat "$tmp/bench.out"; fail "no benchmark line"; }
 grep -qE "FLOP per image \(floor\) +0\.0[0-9]+ G" "$tmp/bench.out" || fail "no FLOP floor in the table"
 for f in metrics.jsonl config.toml checkpoints samples; do

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -33,18 +34,18 @@ class Communicator {
   // Every operation is a collective: all ranks call it, in the same order, with tensors of the
   // same shape and dtype. Tensors must be contiguous float32/float64/int32/int64 (Error
   // otherwise). CPU tensors always go through MPI. CUDA tensors go through NCCL with the NCCL
-  // backend (on its device, ordered after torch's current stream; the call returns when the result
-  // is ready, or ends the job at the --comm-timeout deadline; while torch's stream is being
-  // captured into a CUDA graph it only enqueues, and synchronize() holds the deadline); the MPI
-  // backend stages them through host memory.
-  // Every wait has the --comm-timeout deadline on every backend: the MPI backend makes
-  // non-blocking calls and tests them against it; NCCL polls ncclCommGetAsyncError. On expiry the
-  // rank logs the collective and ends the job (exit 1).
+  // backend: on its device and its own stream, ordered after torch's current stream, with torch's
+  // stream ordered after it; the call only enqueues (the host never waits), so work queued later
+  // on torch's stream, and any host read of the result, sees it. The MPI backend stages CUDA
+  // tensors through host memory and returns with the result in place.
+  // Every collective has the --comm-timeout deadline on every backend: the MPI backend makes
+  // non-blocking calls and tests them against it; NCCL's watchdog thread polls each collective's
+  // event and ncclCommGetAsyncError. On expiry the rank logs the collective and ends (exit 1).
   // In place.
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
   // Starts an in-place all-reduce and returns its handle; `tensor` must stay alive and unread
   // until wait(). Collectives still complete in the order they were started. The default runs
-  // the blocking all_reduce and returns a finished handle.
+  // all_reduce and returns a finished handle: for NCCL that already is the asynchronous start.
   virtual std::unique_ptr<Work> start_all_reduce(torch::Tensor& tensor, ReduceOp op);
   // In place: every rank ends with root's values.
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
@@ -66,15 +67,26 @@ struct CommConfig {
 
 // Chooses the backend: "auto" is NCCL when `device` is CUDA and NCCL was compiled in, else MPI.
 // Throws UsageError for an unknown backend, a timeout <= 0, "nccl" without a CUDA device or
-// without NCCL in the build, or (NCCL) more ranks on this node than visible GPUs. A CUDA device
-// without an index means cuda:<local rank % visible GPUs>. Collective for NCCL (rank 0's unique id
+// without NCCL in the build, (NCCL) two ranks of a node on one GPU, told apart by the GPUs' UUIDs
+// so that srun --gpus-per-task=1 (each rank sees only its own GPU) is accepted, or (MPI on CUDA)
+// an MPI without MPI_THREAD_SERIALIZED. A CUDA device without an index means
+// cuda:<local rank % visible GPUs>. Collective for NCCL (rank 0's unique id
 // travels by MPI_Bcast). The communicator must be destroyed before the MpiSession.
 std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const MpiSession& session,
                                                 const torch::Device& device);
 
+// The local rank whose GPU (by UUID; empty: none) is `local_rank`'s too, or -1 when no other local
+// rank shares it.
+int local_rank_sharing_gpu(const std::vector<std::string>& gpu_uuids, int local_rank);
+
 // The one local-rank -> GPU mapping: cuda:<local_rank % visible GPUs>. Throws UsageError when no
 // CUDA device is visible.
 torch::Device local_cuda_device(int local_rank);
+
+// The host waits on collectives this process has made so far, over every communicator: each
+// synchronize(), each MPI wait, and each NCCL enqueue that was still in progress. What
+// dcgan-train --benchmark reports per step; on NCCL a step between sync points makes none.
+int64_t host_wait_count();
 
 // A world-size-1 communicator with no MPI underneath: every operation is the identity. Used by
 // tests that need no launcher.

@@ -28,14 +28,16 @@ class GradReducer {
   // copied into the head before the last bucket's all-reduce and back after it (in place, which
   // bumps their autograd version): they must be final by then, and no graph that saved them may
   // still run backward (BN saves its running statistics in the graph of a training forward).
-  // `overlap` (and more than one rank): a post hook on each parameter's gradient accumulator
-  // (as DDP's reducer hooks them) marks the gradient final during an armed backward, so each
-  // bucket's all-reduce starts as soon as backward has filled it, while backward goes on. The
-  // hooks run on the thread that runs backward: the calling thread for CPU tensors.
-  // `reduce_single_rank` (a debug switch, --debug-reduce-single-rank): at world size 1 the buckets
-  // still go through the communicator, with overlap if asked, so that one GPU exercises the
-  // multi-rank path (NCCL's all-reduce of one rank is a copy); otherwise world size 1 makes no
-  // collective at all.
+  // `overlap` (and more than one rank, or reduce_single_rank): a post hook on each parameter's
+  // gradient accumulator (as DDP's reducer hooks them) marks the gradient final during an armed
+  // backward, so each bucket's all-reduce starts as soon as backward has filled it, while backward
+  // goes on. The hooks run on the thread that runs backward: the calling thread for CPU tensors,
+  // autograd's device thread for CUDA ones (on NCCL each bucket's all-reduce is then enqueued on
+  // the NCCL stream after the event of the stream that finished the bucket, and the step's later
+  // work waits for it on the device, as DDP's reducer does). `reduce_single_rank` (a debug switch,
+  // --debug-reduce-single-rank): at world size 1 the buckets still go through the communicator,
+  // with overlap if asked, so that one GPU exercises the multi-rank path (NCCL's all-reduce of one
+  // rank is a copy); otherwise world size 1 makes no collective at all.
   GradReducer(std::vector<torch::Tensor> params, Communicator& comm, size_t bucket_bytes,
               std::vector<torch::Tensor> passengers = {}, bool overlap = false,
               bool reduce_single_rank = false);
@@ -44,8 +46,9 @@ class GradReducer {
   GradReducer& operator=(const GradReducer&) = delete;
 
   // Overlap only: the next backward is the last of this round (D's gradients accumulate over two
-  // backwards, so D's reducer is armed before the second). finalize() disarms.
-  void arm() { armed_ = overlap_; }
+  // backwards, so D's reducer is armed before the second). finalize() disarms. The first call
+  // hooks the gradient accumulators (see register_hooks()).
+  void arm();
 
   // Zeroes the flat buffer in place (use this instead of optimizer.zero_grad(), which would set
   // the .grad views to undefined), re-points any .grad that is no longer a view, and starts a new
@@ -91,6 +94,7 @@ class GradReducer {
   void reset_round();
   void start_bucket(Bucket& bucket);
   void grad_ready(size_t i);
+  void register_hooks();
 
   std::vector<torch::Tensor> params_;
   std::vector<int64_t> offsets_;  // elements into flat_, per parameter

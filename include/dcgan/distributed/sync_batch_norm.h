@@ -18,9 +18,15 @@ namespace dcgan::distributed {
 // with the global mean and the unbiased global variance, identical on every rank. In eval mode it
 // is plain batch_norm with the running statistics and no communication.
 // Every rank must call forward and backward the same number of times in the same order (they are
-// collectives). `comm` must outlive the module. With the MPI backend, CPU graphs run backward on
-// the calling thread; CUDA graphs should use the NCCL backend (autograd's device thread would make
-// the MPI call, which MPI_THREAD_FUNNELED does not allow).
+// collectives). `comm` must outlive the module. The statistics are float32 (float64 for float64
+// input) whatever the input's dtype, and forward makes no host read.
+//
+// Note [Sync-BN's collective in backward]: for CUDA tensors autograd runs backward on its device
+// thread, so the all-reduce of the gradient sums is called there. The thread that called
+// backward() is blocked in it until the whole graph is done, so no two threads ever call the
+// communicator at once: with --backend mpi that is what MPI_THREAD_SERIALIZED allows (MpiSession
+// asks for it; make_communicator refuses MPI on CUDA without it), and with NCCL the collective
+// only enqueues on its stream. CPU graphs run backward on the calling thread.
 class SyncBatchNorm2dImpl : public torch::nn::Module {
  public:
   SyncBatchNorm2dImpl(int64_t num_features, Communicator& comm, double eps = 1e-5,

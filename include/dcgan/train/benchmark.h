@@ -8,6 +8,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,6 +45,32 @@ inline void lap(PhaseTimer* timer, const char* phase) {
   if (timer != nullptr) timer->lap(phase);
 }
 
+// The host syncs of a stretch of steps, counted two ways from start() to stop():
+// - the project's own waits on collectives (distributed::host_wait_count(): synchronize(), MPI
+//   waits, an NCCL enqueue still in progress);
+// - c10's synchronising CUDA calls (item(), blocking copies, stream syncs): c10's sync debug mode
+//   is set to warn, and a c10::WarningHandler on this thread counts those warnings instead of
+//   printing them (the autograd engine replays its device threads' warnings on this thread).
+// On the CPU c10_syncs() is -1 (not applicable).
+class SyncCounter {
+ public:
+  explicit SyncCounter(torch::Device device);
+  ~SyncCounter();
+  SyncCounter(const SyncCounter&) = delete;
+  SyncCounter& operator=(const SyncCounter&) = delete;
+  void start();
+  void stop();
+  int64_t host_waits() const { return host_waits_; }
+  int64_t c10_syncs() const { return c10_syncs_; }
+
+ private:
+  struct Impl;
+  torch::Device device_;
+  std::unique_ptr<Impl> impl_;
+  int64_t host_waits_ = 0;
+  int64_t c10_syncs_ = -1;
+};
+
 // The peak memory of the run so far on `device`: the CUDA caching allocator's peak of allocated
 // bytes, or on the CPU the process's peak resident set.
 int64_t peak_memory_bytes(torch::Device device);
@@ -62,6 +90,8 @@ struct BenchmarkFigures {
   int64_t peak_bytes = 0;                                // this rank's device
   double peak_tflops = 0;                                // 0: unknown
   std::vector<std::pair<std::string, double>> phase_ms;  // per step; empty with a CUDA graph
+  double host_waits_per_step = 0;                        // SyncCounter, over the timed steps
+  double c10_syncs_per_step = -1;                        // -1: not applicable (CPU)
 };
 
 // The benchmark's table, then one machine-readable line starting with "benchmark:".

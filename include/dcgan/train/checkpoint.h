@@ -67,14 +67,22 @@ struct TrainingState {
   std::vector<NamedModule> modules;
   std::vector<NamedOptimizer> optimizers;
   std::vector<NamedTensor> tensors;
-  at::Generator* z_generator = nullptr;  // the step-noise RNG (CPU; CUDA with --data-on-device)
+  at::Generator* z_generator = nullptr;  // the step-noise RNG (on the training device)
   TrainCursor* cursor = nullptr;
-  bool cuda_rng = false;  // save/restore the default CUDA generator too
+  // A CUDA device: its default generator is saved and restored too (this rank's GPU, not GPU 0).
+  torch::Device device = torch::kCPU;
 };
 
-// The state of a recipe's run.
+// The state of a recipe's run on `device`.
 TrainingState training_state(Recipe& recipe, at::Generator* z_generator, TrainCursor* cursor,
-                             bool cuda_rng);
+                             torch::Device device);
+
+// Restores a checkpoint's latent-noise RNG state into `generator`. A state of the other kind (a
+// CPU generator's saved by a CUDA run that drew its noise on the host, before the noise moved to
+// the GPU, or back) cannot be carried over: the generator is then seeded from a hash of the saved
+// bytes, so that every resume from that checkpoint draws the same stream, and false is returned
+// (the caller warns that the noise stream changes). True when the state was restored as saved.
+bool restore_noise_state(at::Generator& generator, const torch::Tensor& saved);
 
 // Accepts a run directory (follows checkpoints/latest), its checkpoints/ directory, or a
 // step-NNNNNN directory; returns the step directory. Throws UsageError naming the path if none.

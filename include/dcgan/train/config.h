@@ -92,6 +92,9 @@ struct TrainConfig {
   bool deterministic = false;
   bool detect_anomaly = false;
   bool check_nan = false;  // check every loss and gradient each phase, naming the tensor
+  // The gradient buckets go through the communicator at world size 1 too (GradReducer's
+  // reduce_single_rank), with overlap if on: one GPU then runs the NCCL path of many.
+  bool debug_reduce_single_rank = false;
   bool verbose = false;
 };
 

@@ -13,6 +13,11 @@ namespace dcgan::train {
 // when there is none); "cpu".
 torch::Device choose_device(const std::string& want, int local_rank);
 
+// Makes a CUDA device this thread's current one (c10::cuda::set_device), so that every call that
+// takes "the current device" (default generators, streams, allocations without an index) means
+// this rank's GPU, not GPU 0. A no-op for the CPU.
+void use_device(torch::Device device);
+
 // Cores this process may run on (sched_getaffinity) divided among the node's ranks, at least 1.
 int default_cpu_threads(int local_ranks);
 

@@ -54,5 +54,16 @@ TEST(AllReduceMeanHost, ReturnsTheValuesAtWorldOneWithoutTouchingThem) {
   EXPECT_NE(mean.data_ptr(), losses.data_ptr());
 }
 
+// srun --gpus-per-task=1 shows every rank its own GPU as cuda:0: different UUIDs, accepted. Two
+// ranks on one GPU share a UUID: each names the other. A rank without a GPU shares nothing.
+TEST(LocalRankSharingGpu, TellsOneGpuPerTaskFromTwoRanksOnOneGpu) {
+  EXPECT_EQ(local_rank_sharing_gpu({"0a", "0b", "0c"}, 1), -1);
+  EXPECT_EQ(local_rank_sharing_gpu({"0a", "0b", "0a"}, 0), 2);
+  EXPECT_EQ(local_rank_sharing_gpu({"0a", "0b", "0a"}, 2), 0);
+  EXPECT_EQ(local_rank_sharing_gpu({"0a", "0b", "0a"}, 1), -1);
+  EXPECT_EQ(local_rank_sharing_gpu({"", "", ""}, 1), -1);
+  EXPECT_EQ(local_rank_sharing_gpu({"0a"}, 0), -1);
+}
+
 }  // namespace
 }  // namespace dcgan::distributed

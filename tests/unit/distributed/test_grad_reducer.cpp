@@ -230,6 +230,38 @@ TEST(GradReducer, OverlapStartsBucketsFromBackwardHooks) {
   EXPECT_EQ(comm.reduced_numels.size(), 9u);
 }
 
+// At one rank the buckets make no collective, unless reduce_single_rank asks for them (one GPU then
+// runs the NCCL path of many): the same buckets as at four ranks, started from backward's hooks
+// when overlap is on too, and the gradients come back unchanged.
+TEST(GradReducer, ReduceSingleRankSendsTheBucketsThroughTheCommunicator) {
+  IdenticalRanksCommunicator plain_comm(1), forced_comm(1), overlap_comm(1);
+  auto params = make_params();
+  GradReducer plain(params, plain_comm, 200, {}, /*overlap=*/true);
+  (params[0] * 3.0).sum().backward();
+  plain.average();
+  EXPECT_TRUE(plain_comm.reduced_numels.empty());
+
+  auto forced_params = make_params();
+  GradReducer forced(forced_params, forced_comm, 200, {}, /*overlap=*/false,
+                     /*reduce_single_rank=*/true);
+  (forced_params[0] * 3.0).sum().backward();
+  forced.average();
+  EXPECT_EQ(forced_comm.reduced_numels, (std::vector<int64_t>{40, 50, 11}));
+  EXPECT_TRUE(forced_params[0].grad().eq(3.0).all().item<bool>());
+
+  auto overlap_params = make_params();
+  GradReducer overlapped(overlap_params, overlap_comm, 200, {}, /*overlap=*/true,
+                         /*reduce_single_rank=*/true);
+  overlapped.arm();
+  torch::Tensor total = torch::zeros({});
+  for (const torch::Tensor& p : overlap_params) total = total + p.sum();
+  total.backward();
+  EXPECT_EQ(overlap_comm.reduced_numels.size(), 3u) << "every bucket started inside backward";
+  overlapped.finalize();
+  EXPECT_EQ(overlap_comm.reduced_numels.size(), 3u);
+  for (const torch::Tensor& p : overlap_params) EXPECT_TRUE(p.grad().eq(1.0).all().item<bool>());
+}
+
 TEST(GradReducer, RefusesMixedDtypes) {
   auto comm = make_local_communicator();
   std::vector<torch::Tensor> params{torch::zeros({2}, torch::kFloat32).requires_grad_(true),

@@ -1,5 +1,6 @@
 // Checkpoints: exact round trip, refusal of a wrong shape naming it, atomicity under a failing
 // write, pruning to --keep, and the dcgan-sample loaders.
+#include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -258,6 +259,30 @@ TEST(CheckpointIntegrity, FallbackRenamesDamagedOnesAndPruningIgnoresThem) {
   flip_byte(run / "checkpoints/step-000040/generator.pt", 100);
   EXPECT_THROW(train::choose_resume_checkpoint(run.path()), DataError);
   EXPECT_THROW(train::choose_resume_checkpoint(run / "samples"), UsageError);
+}
+
+// The latent-noise RNG state across the noise's move to the GPU: a state of the generator's own
+// kind is restored as saved; one of the other kind (here a CUDA Philox state, 16 bytes, into the
+// CPU's mt19937) seeds the generator from the FNV-1a hash of its bytes, the same every time.
+TEST(NoiseState, AStateOfTheOtherKindSeedsTheSameStreamOnEveryResume) {
+  at::Generator saved = at::detail::createCPUGenerator(7);
+  at::Generator restored = at::detail::createCPUGenerator(99);
+  EXPECT_TRUE(train::restore_noise_state(restored, saved.get_state()));
+  EXPECT_TRUE(torch::equal(torch::randn({8}, saved), torch::randn({8}, restored)));
+
+  const torch::Tensor philox = torch::arange(16, torch::kUInt8);
+  uint64_t fnv = 1469598103934665603ULL;
+  for (uint64_t byte = 0; byte < 16; ++byte) fnv = (fnv ^ byte) * 1099511628211ULL;
+  at::Generator first = at::detail::createCPUGenerator(1);
+  at::Generator second = at::detail::createCPUGenerator(2);
+  EXPECT_FALSE(train::restore_noise_state(first, philox));
+  EXPECT_FALSE(train::restore_noise_state(second, philox));
+  EXPECT_EQ(first.current_seed(), fnv);
+  EXPECT_EQ(second.current_seed(), fnv);
+  EXPECT_TRUE(torch::equal(torch::randn({8}, first), torch::randn({8}, second)));
+  at::Generator other = at::detail::createCPUGenerator(1);
+  EXPECT_FALSE(train::restore_noise_state(other, philox + 1));
+  EXPECT_NE(other.current_seed(), fnv);
 }
 
 }  // namespace
