@@ -31,11 +31,7 @@ TARGETS=(dcgan-prep dcgan-train dcgan-sample bench_step test_train device_smoke)
 if [ -n "${DCGAN_BIN_DIR:-}" ]; then
   bin=$DCGAN_BIN_DIR
 else
-  DCGAN_SKIP_BUILD=1 "$DCGAN_ROOT/launch/setup.sh"
-  [ -f "$DCGAN_BUILD_DIR/CMakeCache.txt" ] || "$DCGAN_ROOT/launch/setup.sh"
-  target_args=()
-  for t in "${TARGETS[@]}"; do target_args+=(--target "$t"); done
-  cmake --build "$DCGAN_BUILD_DIR" -j "$(nproc)" "${target_args[@]}"
+  DCGAN_BUILD_TARGETS="${TARGETS[*]}" "$DCGAN_ROOT/launch/setup.sh"
   bin=$DCGAN_BIN
 fi
 for t in "${TARGETS[@]}"; do [ -x "$bin/$t" ] || dcgan_die "$bin/$t is missing (build it first)"; done

@@ -87,7 +87,7 @@ data=$work/data/synthetic64
 
 # --- the summary: a row the moment each stage ends ---------------------------------------------
 {
-  echo "gpu_check on $(hostname) at $(date -u +%FT%TZ)$([ "$cpu" = 1 ] && echo ' (--cpu: no GPU)')"
+  echo "gpu_check on $(uname -n) at $(date -u +%FT%TZ)$([ "$cpu" = 1 ] && echo ' (--cpu: no GPU)')"
   sed 's/^/bundle: /' "$bundle/BUNDLE.txt"
   printf '%-6s %-6s %7s  %s\n' stage status seconds detail
 } > "$summary"

@@ -9,8 +9,16 @@
 #   DCGAN_BUILD_DIR                build directory (default: build/)
 #   DCGAN_SKIP_APT=1               do not check Debian packages (e.g. on the GPU check machine)
 #   DCGAN_SKIP_BUILD=1             packages and venv only (tests/run_sanitizers.sh builds its own)
+#   DCGAN_BUILD_TARGETS="a b"      build only these targets and what they need (default: all);
+#                                  the quickstart builds its three tools, ./tests/run.sh the rest
+#
+# Each phase that has work to do says so in one line as it starts, with how long it takes on a
+# 2-core machine; a phase with nothing to do says nothing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# What a first build takes on the project's 2-core machine (README, "Build and test").
+DCGAN_FIRST_BUILD_MIN_TARGETS=12
+DCGAN_FIRST_BUILD_MIN_ALL=22
 
 DEBIAN_PACKAGES=(
   build-essential cmake pkg-config git python3 python3-venv
@@ -35,7 +43,7 @@ install_packages() {
     echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
-  echo "setup: installing ${missing[*]}"
+  echo "setup: installing ${#missing[@]} Debian packages (a minute or three): ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
@@ -49,7 +57,8 @@ ensure_venv() {
   exec 9>"$DCGAN_VENV.lock"
   flock 9
   if [ -f "$DCGAN_VENV/.complete" ]; then flock -u 9; return 0; fi
-  echo "setup: creating $DCGAN_VENV with torch==$DCGAN_TORCH_VERSION (one time, a few GB)"
+  echo "setup: creating the venv $DCGAN_VENV: torch==$DCGAN_TORCH_VERSION with its CUDA libraries," \
+    "numpy, pillow, h5py (one time; about 3 GB to download, 2-3 min on a fast link)"
   rm -rf "$DCGAN_VENV"
   python3 -m venv "$DCGAN_VENV"
   "$DCGAN_VENV/bin/pip" install -q --upgrade pip
@@ -74,6 +83,8 @@ ensure_venv_extras() {
 
 configure_and_build() {
   local args=(-S "$DCGAN_ROOT" -B "$DCGAN_BUILD_DIR" -DCMAKE_BUILD_TYPE=Release)
+  local targets=() t
+  for t in ${DCGAN_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
   if [ -z "${Torch_DIR:-}" ] && [ -z "${CMAKE_PREFIX_PATH:-}" ]; then
     local py="$DCGAN_VENV/bin/python"
     local prefix site
@@ -83,9 +94,24 @@ configure_and_build() {
     [ -d "$site/nvidia/nccl" ] && args+=(-DNCCL_ROOT="$site/nvidia/nccl")
   fi
   if [ ! -f "$DCGAN_BUILD_DIR/CMakeCache.txt" ]; then
+    echo "setup: configuring $DCGAN_BUILD_DIR (CMake, about 30 s)"
     cmake "${args[@]}" ${DCGAN_CMAKE_ARGS:-}
   fi
-  cmake --build "$DCGAN_BUILD_DIR" -j "$(nproc)"
+  # One line before a first build (a program it makes is missing); a rebuild shows its own lines.
+  local first=0
+  for t in ${DCGAN_BUILD_TARGETS:-dcgan-train test_train bench_step}; do
+    [ -x "$DCGAN_BIN/$t" ] || first=1
+  done
+  if [ "$first" = 1 ]; then
+    if [ -n "${DCGAN_BUILD_TARGETS:-}" ]; then
+      echo "setup: compiling $DCGAN_BUILD_TARGETS and their libraries (from nothing: about" \
+        "$DCGAN_FIRST_BUILD_MIN_TARGETS min on 2 cores; later ones only what changed)"
+    else
+      echo "setup: compiling the tools, tests and benchmarks (from nothing: about" \
+        "$DCGAN_FIRST_BUILD_MIN_ALL min on 2 cores; later ones only what changed)"
+    fi
+  fi
+  cmake --build "$DCGAN_BUILD_DIR" -j "$(nproc)" "${targets[@]}"
 }
 
 install_packages
