@@ -11,17 +11,21 @@
 #   DCGAN_SKIP_BUILD=1             packages and venv only (tests/run_sanitizers.sh builds its own)
 #   DCGAN_BUILD_TARGETS="a b"      build only these targets and what they need (default: all);
 #                                  the quickstart builds its three tools, ./tests/run.sh the rest
+#   DCGAN_CONFIGURE_ONLY=1         packages, venv and CMake's configure, no build
+#   DCGAN_GENERATOR                CMake generator of a new build directory (default: Ninja where
+#                                  ninja is installed, else Unix Makefiles; an existing build
+#                                  directory keeps its own)
 #
 # Each phase that has work to do says so in one line as it starts, with how long it takes on a
 # 2-core machine; a phase with nothing to do says nothing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # What a first build takes on the project's 2-core machine (README, "Build and test").
-DCGAN_FIRST_BUILD_MIN_TARGETS=12
-DCGAN_FIRST_BUILD_MIN_ALL=22
+DCGAN_FIRST_BUILD_MIN_TARGETS=4
+DCGAN_FIRST_BUILD_MIN_ALL=7
 
 DEBIAN_PACKAGES=(
-  build-essential cmake pkg-config git python3 python3-venv
+  build-essential cmake ninja-build pkg-config git python3 python3-venv
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
   libprotobuf-dev protobuf-compiler
@@ -94,9 +98,15 @@ configure_and_build() {
     [ -d "$site/nvidia/nccl" ] && args+=(-DNCCL_ROOT="$site/nvidia/nccl")
   fi
   if [ ! -f "$DCGAN_BUILD_DIR/CMakeCache.txt" ]; then
-    echo "setup: configuring $DCGAN_BUILD_DIR (CMake, about 30 s)"
-    cmake "${args[@]}" ${DCGAN_CMAKE_ARGS:-}
+    local generator=${DCGAN_GENERATOR:-}
+    if [ -z "$generator" ]; then
+      generator="Unix Makefiles"
+      command -v ninja >/dev/null && generator=Ninja
+    fi
+    echo "setup: configuring $DCGAN_BUILD_DIR (CMake, $generator, about 30 s)"
+    cmake -G "$generator" "${args[@]}" ${DCGAN_CMAKE_ARGS:-}
   fi
+  [ "${DCGAN_CONFIGURE_ONLY:-0}" = 1 ] && return 0
   # One line before a first build (a program it makes is missing); a rebuild shows its own lines.
   local first=0
   for t in ${DCGAN_BUILD_TARGETS:-dcgan-train test_train bench_step}; do
