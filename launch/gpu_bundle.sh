@@ -35,7 +35,9 @@ else
   bin=$DCGAN_BIN
 fi
 for t in "${TARGETS[@]}"; do [ -x "$bin/$t" ] || dcgan_die "$bin/$t is missing (build it first)"; done
-ldd "$bin/dcgan-train" | grep -q 'libtorch_cuda\.so' \
+# (grep -c reads all of ldd's output: grep -q could end the pipe early, and pipefail would then
+# take ldd's SIGPIPE for a failure)
+ldd "$bin/dcgan-train" | grep -c 'libtorch_cuda\.so' >/dev/null \
   || dcgan_die "$bin/dcgan-train does not load libtorch_cuda.so: this build's torch has no CUDA, so it cannot check a GPU"
 
 # Never written into a path that is not a bundle (an empty folder, or one with our BUNDLE.txt).

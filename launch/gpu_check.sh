@@ -60,7 +60,8 @@ for d in "$site"/nvidia/*/lib; do [ -d "$d" ] && wheel_libs+=:$d; done
 # an older one).
 OUR_LD=$blib:$blib/openmpi/lib:$blib/pmix2/lib:$wheel_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 # The bundle's libstdc++ only where this machine's is older than the binaries need.
-if LD_LIBRARY_PATH=$OUR_LD ldd "$bundle/bin/dcgan-train" 2>&1 | grep -q "GLIBCXX_.* not found"; then
+# (grep -c reads all of ldd's output: with pipefail an early grep -q would fail on ldd's SIGPIPE)
+if LD_LIBRARY_PATH=$OUR_LD ldd "$bundle/bin/dcgan-train" 2>&1 | grep -c "GLIBCXX_.* not found" >/dev/null; then
   OUR_LD=$bundle/compat:$OUR_LD
 fi
 OURS=(env "LD_LIBRARY_PATH=$OUR_LD")
