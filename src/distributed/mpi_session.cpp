@@ -76,7 +76,7 @@ std::vector<std::string> MpiSession::all_gather_on_node(const std::string& value
   for (int r = 0; r < local_size_; ++r) {
     std::string v = all.substr(static_cast<size_t>(r) * static_cast<size_t>(widest),
                                static_cast<size_t>(widest));
-    v.resize(v.find_last_not_of('\0') == std::string::npos ? 0 : v.find_last_not_of('\0') + 1);
+    v.erase(v.find_last_not_of('\0') + 1);  // npos + 1 == 0: all NULs -> empty
     out.push_back(std::move(v));
   }
   return out;

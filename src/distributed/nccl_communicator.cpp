@@ -303,11 +303,33 @@ class NcclCommunicator final : public Communicator {
     out = gathered;
   }
 
+  // The host waits for the work queued on torch's stream, polling NCCL for errors: a dead peer
+  // never leaves this rank blocked in a CUDA synchronisation that nothing would ever end.
   void synchronize(const char* what) override {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(device_).stream();
     CUDA_CHECK(cudaEventRecord(done_.get(), torch_stream));
-    wait_event(what, 0, Clock::now() + timeout_);
+    const Clock::time_point deadline = Clock::now() + timeout_;
+    count_host_wait();
+    for (;;) {
+      const cudaError_t state = cudaEventQuery(done_.get());
+      if (state == cudaSuccess) return;
+      if (state != cudaErrorNotReady) fail(comm_.get(), what, cudaGetErrorString(state));
+      ncclResult_t async = ncclSuccess;
+      {
+        std::lock_guard<std::mutex> nccl(nccl_mutex_);
+        if (ncclCommGetAsyncError(comm_.get(), &async) != ncclSuccess ||
+            (async != ncclSuccess && async != ncclInProgress)) {
+          fail(comm_.get(), what,
+               dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
+        }
+      }
+      if (Clock::now() > deadline) {
+        fail(comm_.get(), what,
+             dcgan::str("no completion within ", timeout_.count(), " s; a peer is dead or stuck"));
+      }
+      std::this_thread::yield();
+    }
   }
 
   // A one-element NCCL all-reduce, waited for: it proves every rank reached this point and that
@@ -410,33 +432,6 @@ class NcclCommunicator final : public Communicator {
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
     return status != cudaStreamCaptureStatusNone;
-  }
-
-  // The host waits for done_, polling NCCL for errors: a dead peer never leaves this rank blocked
-  // in a CUDA synchronisation that nothing would ever end.
-  void wait_event(const char* what, size_t bytes, Clock::time_point deadline) {
-    count_host_wait();
-    for (;;) {
-      const cudaError_t state = cudaEventQuery(done_.get());
-      if (state == cudaSuccess) return;
-      if (state != cudaErrorNotReady) fail(comm_.get(), what, cudaGetErrorString(state));
-      ncclResult_t async = ncclSuccess;
-      {
-        std::lock_guard<std::mutex> nccl(nccl_mutex_);
-        if (ncclCommGetAsyncError(comm_.get(), &async) != ncclSuccess ||
-            (async != ncclSuccess && async != ncclInProgress)) {
-          fail(comm_.get(), what,
-               dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
-        }
-      }
-      if (Clock::now() > deadline) {
-        fail(comm_.get(), what,
-             dcgan::str("no completion within ", timeout_.count(), " s",
-                        bytes > 0 ? dcgan::str(" (", bytes, " bytes)") : std::string(),
-                        "; a peer is dead or stuck"));
-      }
-      std::this_thread::yield();
-    }
   }
 
   // The one way out of a broken collective: peers may be blocked in it, so end every rank.
