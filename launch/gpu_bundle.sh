@@ -71,14 +71,18 @@ carry() {
 
 # What is not carried: glibc (the machine's own loader must match it), the GCC runtime (DIR/compat
 # holds a fallback), the CUDA driver, and whatever torch and its nvidia/* wheels ship, which the
-# machine has in its own site-packages (found there by gpu_check.sh).
+# machine has in its own site-packages (found there by gpu_check.sh). The CUDA runtime libraries
+# go by name, not by directory: a toolkit may resolve through /usr/local/lib or a distribution's
+# directory as well as /usr/local/cuda, and the wheels ship every one of them.
 venv_site=$("$DCGAN_VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || true)
 NOT_CARRIED_RE='/(ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libanl|libmvec|libBrokenLocale|libnss_[a-z]+|libstdc\+\+|libgcc_s|libcuda|libnvidia-[a-z-]+)\.so'
+CUDA_RUNTIME_RE='/lib(cudart|nccl|cublas|cublasLt|cudnn[a-z_]*|nvrtc[a-z-]*|nvJitLink|cufft|cufftw|curand|cusparse|cusparseLt|cusolver|cupti|nvToolsExt|nvtx3interop|cufile|cufile_rdma|nvshmem_host)\.so'
 not_carried() {
   local lib=$1
   [[ "$lib" =~ $NOT_CARRIED_RE ]] && return 0
+  [[ "$lib" =~ $CUDA_RUNTIME_RE ]] && return 0
   [ -n "$venv_site" ] && [[ "$lib" == "$venv_site"/* ]] && return 0
-  [[ "$lib" == /usr/local/cuda* ]] && return 0
+  [[ "$lib" == /usr/local/cuda* || "$(readlink -f "$lib")" == /usr/local/cuda* ]] && return 0
   return 1
 }
 

@@ -18,7 +18,14 @@ tmp=$(mktemp -d /tmp/dcgan-gpu-bundle.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 # --- the bundle ---------------------------------------------------------------------------------
-DCGAN_BIN_DIR=$bin bash "$root/launch/gpu_bundle.sh" "$tmp/bundle" > "$tmp/bundle.log" 2>&1 \
+# The CUDA runtime is made to resolve outside /usr/local/cuda, through a directory of links put
+# first on the loader's path, as a toolkit linked into /usr/local/lib does: it must stay behind
+# by name wherever it resolves.
+mkdir -p "$tmp/elsewhere"
+while read -r lib; do ln -s "$lib" "$tmp/elsewhere/$(basename "$lib")"; done \
+  < <(ldd "$bin/dcgan-train" | awk '$1 ~ /^lib(cudart|nccl)\.so/ && $3 ~ /^\// {print $3}')
+LD_LIBRARY_PATH=$tmp/elsewhere${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+  DCGAN_BIN_DIR=$bin bash "$root/launch/gpu_bundle.sh" "$tmp/bundle" > "$tmp/bundle.log" 2>&1 \
   || { cat "$tmp/bundle.log"; fail "gpu_bundle.sh failed"; }
 bytes=$(du -sb "$tmp/bundle" | cut -f1)
 echo "bundle: $(wc -l < "$tmp/bundle/MANIFEST.tsv") files, $bytes bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB)"
