@@ -45,21 +45,28 @@ void init(const LogConfig& config) {
   g_progress_enabled =
       config.rank == 0 && ::isatty(STDERR_FILENO) == 1 && (off == nullptr || *off == '\0');
   std::vector<spdlog::sink_ptr> sinks;
+  // The rank's file comes first and is unbuffered: each line is one write(2) that lands before
+  // the console shows it, so a rank that is SIGKILLed or crashes keeps every line it printed,
+  // the last ones being those a user needs. Lines come at --log-every, so this costs little.
+  if (!config.log_dir.empty()) {
+    std::filesystem::create_directories(config.log_dir);
+    const auto path = config.log_dir + "/rank-" + std::to_string(config.rank) + ".log";
+    spdlog::file_event_handlers unbuffered;
+    unbuffered.after_open = [](const spdlog::filename_t&, std::FILE* file) {
+      std::setvbuf(file, nullptr, _IONBF, 0);
+    };
+    sinks.push_back(
+        std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false, unbuffered));
+  }
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   // Rank 0 prints everything; other ranks only their warnings and errors, so a failing peer is
   // still visible on the launcher's console.
   const bool console_all = config.rank == 0 || config.console_all_ranks;
   console->set_level(console_all ? spdlog::level::trace : spdlog::level::warn);
   sinks.push_back(console);
-  if (!config.log_dir.empty()) {
-    std::filesystem::create_directories(config.log_dir);
-    const auto path = config.log_dir + "/rank-" + std::to_string(config.rank) + ".log";
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false));
-  }
   auto logger = std::make_shared<spdlog::logger>("dcgan", sinks.begin(), sinks.end());
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e " + g_rank_tag + " %^%l%$ %v");
   logger->set_level(config.verbose ? spdlog::level::debug : spdlog::level::info);
-  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);
 }
 
