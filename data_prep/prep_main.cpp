@@ -1,10 +1,10 @@
 // dcgan-prep: pack | verify | inspect. Parses flags into PackOptions, sets up MPI and logging for
 // pack, and maps errors to exit codes through run_guarded.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
 #include <thread>
 
+#include "dcgan/common/cli.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     CLI::App app{
         "dcgan-prep: pack CelebA, image folders, IDX files or synthetic images into verified "
         "HDF5 shards; verify and inspect them. Exit codes: 0 ok, 1 runtime, 2 usage, 3 data."};
+    dcgan::cli::set_defaults(app);
     app.set_config("--config", "", "read options from a TOML/INI file (pack options under [pack])");
     app.require_subcommand(1);
     Cli c;
@@ -102,15 +103,7 @@ int main(int argc, char** argv) {
         "inspect", "print the summary; --grid writes an 8x8 PNG of the first 64 images");
     inspect->add_option("dir", c.dir, "data set directory")->required();
     inspect->add_option("--grid", c.grid, "PNG file for the grid");
-    try {
-      app.parse(argc, argv);
-    } catch (const CLI::CallForHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::CallForAllHelp& e) {
-      return app.exit(e);
-    } catch (const CLI::ParseError& e) {
-      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-prep --help)"));
-    }
+    if (const auto code = dcgan::cli::parse(app, argc, argv, "dcgan-prep")) return *code;
     dcgan::log::init({});
     if (app.got_subcommand("pack")) return run_pack(c, &argc, &argv, command);
     if (app.got_subcommand("verify")) {

@@ -65,6 +65,9 @@ fi
 #    $steps steps). A rerun continues from the latest checkpoint.
 resume=()
 [ -f "$out/run/checkpoints/latest" ] && resume=(--resume)
+# Under mpirun rank 0's stderr is a pipe: ask for its progress line when ours is a terminal.
+progress=()
+[ -t 2 ] && progress=(--progress)
 if [ "$seconds" != 0 ]; then
   echo "quickstart: training the $model on 2 CPU ranks for $seconds s ($DCGAN_QUICKSTART_PRECISION)"
 else
@@ -73,7 +76,7 @@ fi
 dcgan_mpirun -np 2 "$DCGAN_BIN/dcgan-train" --model "$model" --data "$out/data" --out "$out/run" \
   --device cpu --threads 1 --ngf 32 --ndf 32 --batch-size 64 --steps "$steps" \
   --time-limit "$seconds" "${fast[@]}" --log-every 100 --sample-every 500 --ckpt-every 500 \
-  "${resume[@]}"
+  "${resume[@]}" "${progress[@]}"
 
 # 3. Render a fresh grid from the final checkpoint: decoded N(0, 1) codes (for the AE, the
 #    material's point: its code space is not N(0, 1)), and for the AE/VAE 32 test images over

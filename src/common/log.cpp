@@ -42,8 +42,9 @@ std::string make_rank_tag(int rank, int world_size) {
 void init(const LogConfig& config) {
   g_rank_tag = make_rank_tag(config.rank, config.world_size);
   const char* off = std::getenv("DCGAN_NO_PROGRESS");
-  g_progress_enabled =
-      config.rank == 0 && ::isatty(STDERR_FILENO) == 1 && (off == nullptr || *off == '\0');
+  g_progress_enabled = config.rank == 0 &&
+                       (config.force_progress || ::isatty(STDERR_FILENO) == 1) &&
+                       (off == nullptr || *off == '\0');
   std::vector<spdlog::sink_ptr> sinks;
   // The rank's file comes first and is unbuffered: each line is one write(2) that lands before
   // the console shows it, so a rank that is SIGKILLed or crashes keeps every line it printed,

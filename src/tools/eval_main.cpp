@@ -9,8 +9,8 @@
 #include <string>
 
 #include <torch/torch.h>
-#include <CLI/CLI.hpp>
 
+#include "dcgan/common/cli.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dcgan-eval: FD and KID between a checkpoint's generated images (or --fake DATA) and a "
       "packed data set, with a TorchScript feature extractor (mpirun -np N dcgan-eval ...)"};
-  app.option_defaults()->always_capture_default();
+  dcgan::cli::set_defaults(app);
   app.add_option("--features", o.features,
                  "TorchScript extractor: float32 NCHW in [-1, 1] at the data's size -> [N, D] "
                  "(docs/evaluation.md exports pytorch-fid's InceptionV3)")
@@ -212,15 +212,7 @@ int main(int argc, char** argv) {
       "Prints 'FD <value>' and 'KID <value> ± <std>' on stdout (rank 0); logs go to "
       "stderr.\nExit codes: 0 ok, 1 runtime failure, 2 usage error, 3 missing or bad "
       "data, extractor or checkpoint.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    dcgan::log::init({});
-    return dcgan::run_guarded("dcgan-eval", [&]() -> int {
-      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-eval --help)"));
-    });
-  }
+  if (const auto code = dcgan::cli::parse(app, argc, argv, "dcgan-eval")) return *code;
   return dcgan::run_guarded("dcgan-eval", [&] {
     dcgan::distributed::MpiSession session(&argc, &argv);
     dcgan::log::init({session.rank(), session.world_size(), "", false, false});

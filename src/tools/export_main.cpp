@@ -11,9 +11,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
-#include <CLI/CLI.hpp>
 
 #include "dcgan/common/atomic_file.h"
+#include "dcgan/common/cli.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dcgan-export: write a dcgan-train checkpoint's nets as PyTorch state_dicts (torch.load, "
       "then load_state_dict(strict=True) into the tutorial's nets), with check.pt and model.json"};
-  app.option_defaults()->always_capture_default();
+  dcgan::cli::set_defaults(app);
   app.add_option("--ckpt", o.ckpt,
                  "run directory, its checkpoints/ directory, or a step-NNNNNN directory")
       ->required();
@@ -138,15 +138,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 ok, 1 runtime failure (I/O), 2 usage error, 3 missing or damaged "
       "checkpoint.");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    dcgan::log::init({});
-    return dcgan::run_guarded("dcgan-export", [&]() -> int {
-      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-export --help)"));
-    });
-  }
+  if (const auto code = dcgan::cli::parse(app, argc, argv, "dcgan-export")) return *code;
   dcgan::log::init({});
   return dcgan::run_guarded("dcgan-export", [&] { return export_checkpoint(o); });
 }

@@ -6,8 +6,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
-#include <CLI/CLI.hpp>
 
+#include "dcgan/common/cli.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dcgan-sample: render samples of a dcgan-train checkpoint (dcgan, ae or vae: the model is "
       "read from the checkpoint) as a PNG grid"};
-  app.option_defaults()->always_capture_default();
+  dcgan::cli::set_defaults(app);
   app.add_option("--ckpt", o.ckpt,
                  "run directory, its checkpoints/ directory, or a step-NNNNNN directory")
       ->required();
@@ -125,16 +125,7 @@ int main(int argc, char** argv) {
                  "reconstructions (the VAE decodes mu)");
   app.add_flag("--no-ema", o.no_ema,
                "decode with the raw weights, not the EMA (a run with --ema-halflife-kimg)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    // A bad flag or --config value: one error line naming the option, exit 2.
-    dcgan::log::init({});
-    return dcgan::run_guarded("dcgan-sample", [&]() -> int {
-      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-sample --help)"));
-    });
-  }
+  if (const auto code = dcgan::cli::parse(app, argc, argv, "dcgan-sample")) return *code;
   dcgan::log::init({});
   return dcgan::run_guarded("dcgan-sample", [&] { return sample(o); });
 }

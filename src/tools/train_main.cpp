@@ -4,9 +4,8 @@
 #include <random>
 #include <string>
 
-#include <CLI/CLI.hpp>
-
 #include "dcgan/common/atomic_file.h"
+#include "dcgan/common/cli.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/file_lock.h"
 #include "dcgan/common/log.h"
@@ -28,7 +27,7 @@ using dcgan::train::TrainConfig;
 
 // Every option of TrainConfig; --help shows each default.
 void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
-  app.option_defaults()->always_capture_default();
+  dcgan::cli::set_defaults(app);
   app.footer(
       "Flags (--sync-bn, --cache-data, --deterministic, ...) are off unless given.\n"
       "Exit codes: 0 ok, 1 runtime failure, 2 usage/config error, 3 data error, 75 preempted "
@@ -142,6 +141,9 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
                "send the gradient buckets through the communicator at one rank too, so one GPU "
                "runs NCCL's path and its overlap (debug)");
   app.add_flag("--verbose", c.verbose, "debug-level logs");
+  app.add_flag("--progress", c.progress,
+               "rank 0's progress line even where its stderr is no terminal, as under mpirun "
+               "(DCGAN_NO_PROGRESS=1 still turns it off)");
 }
 
 std::string host_name() {
@@ -185,7 +187,7 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   train::validate_config(config);
   // Console only until rank 0 owns the run directory: nothing, logs included, is written into
   // it before the lock and the fresh-run check.
-  log::init({session.rank(), session.world_size(), "", config.verbose, false});
+  log::init({session.rank(), session.world_size(), "", config.verbose, false, config.progress});
   FileLock run_lock;  // held by rank 0 until the run ends
   if (session.rank() == 0) {
     run_lock = train::claim_run_dir(
@@ -193,7 +195,8 @@ int train(TrainConfig config, const dcgan::distributed::MpiSession& session) {
   }
   session.barrier();  // a refusal on rank 0 aborts the job while the others wait here
   // Every rank writes its own rank-N.log into <out>/logs.
-  log::init({session.rank(), session.world_size(), config.out + "/logs", config.verbose, false});
+  log::init({session.rank(), session.world_size(), config.out + "/logs", config.verbose, false,
+             config.progress});
   check_shared_run_dir(config.out, session);
   train::apply_debug_modes(config.deterministic, config.detect_anomaly);
   train::install_stop_handlers();
@@ -223,16 +226,7 @@ int main(int argc, char** argv) {
       "dcgan-train ...)"};
   CLI::Option* resume = nullptr;
   add_flags(app, config, resume);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    // A bad flag or --config value: one error line naming the option, exit 2.
-    dcgan::log::init({});
-    return dcgan::run_guarded("dcgan-train", [&]() -> int {
-      throw dcgan::UsageError(dcgan::str(e.what(), " (see dcgan-train --help)"));
-    });
-  }
+  if (const auto code = dcgan::cli::parse(app, argc, argv, "dcgan-train")) return *code;
   if (resume->count() > 0 && config.resume.empty()) config.resume = "latest";
   return dcgan::run_guarded("dcgan-train", [&] {
     dcgan::distributed::MpiSession session(&argc, &argv);

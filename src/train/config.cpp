@@ -65,6 +65,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("check-nan", c.check_nan);
   visit("debug-reduce-single-rank", c.debug_reduce_single_rank);
   visit("verbose", c.verbose);
+  visit("progress", c.progress);
 }
 
 template <class Visit>

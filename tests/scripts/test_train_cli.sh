@@ -9,13 +9,10 @@ PY="${DCGAN_PYTHON:-python3}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_cli.sh"
 train="$BIN/dcgan-train"
 
-# --help lists every option with its default.
+# --help lists every option: the tool's own, and every key a run writes into config.toml (the
+# options' one list, for_each_field), read from a run below, so this list cannot drift.
 "$train" --help >"$tmp/help"
-for opt in --data --out --resume --model --beta --nz --ngf --ndf --batch-size --epochs --steps --lr --beta1 --beta2 \
-           --real-label --seed --log-every --sample-every --ckpt-every --keep --device --threads \
-           --backend --bucket-mb --overlap --sync-bn --check-every --on-nan --sync-every --optimizer --precision --channels-last --comm-timeout --cache-data --data-on-device \
-           --cuda-graph --benchmark --time-limit \
-           --deterministic --detect-anomaly --check-nan --verbose --config; do
+for opt in --config --resume --overwrite --benchmark --lock-wait; do
   grep -qE -- "^ +$opt( |=|,|$)" "$tmp/help" || fail "--help does not document $opt"
 done
 grep -qE -- "--batch-size INT=128 " "$tmp/help" || fail "--help does not show --batch-size's default"
@@ -47,6 +44,15 @@ for f in config.toml metrics.jsonl samples/real.png samples/step-000004.png samp
 done
 grep -qP '\[0/1\]\[1/8\]\tLoss_D: \d+\.\d{4}\tLoss_G: \d+\.\d{4}\tD\(x\): \d\.\d{4}\tD\(G\(z\)\): \d\.\d{4} / \d\.\d{4}' \
   "$tmp/straight/logs/rank-0.log" || fail "no tutorial console line in the log"
+keys=$(sed -n '/^\[/q; s/^\([a-z0-9-]*\) = .*/\1/p' "$tmp/straight/config.toml")
+[ "$(echo "$keys" | wc -w)" -ge 45 ] || fail "config.toml holds only $(echo "$keys" | wc -w) options"
+for key in $keys; do
+  grep -qE -- "^ +--$key( |=|,|$)" "$tmp/help" || fail "--help does not document --$key (a config.toml key)"
+done
+# An option given twice takes its last value (a script appends overrides to a base command).
+"$train" "${common[@]}" --out "$tmp/twice" --steps 1 --batch-size 4 --log-every 1 --ckpt-every 1 \
+  --sample-every 1 --batch-size 2 >"$tmp/twice.out" 2>&1 || { cat "$tmp/twice.out"; fail "an option given twice"; }
+grep -qx "batch-size = 2" "$tmp/twice/config.toml" || fail "the last --batch-size did not win: $(grep batch-size "$tmp/twice/config.toml")"
 "$PY" - "$tmp/straight/metrics.jsonl" <<'PYEOF' || fail "metrics.jsonl"
 import json, math, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]

@@ -13,6 +13,7 @@ struct LogConfig {
   std::string log_dir;             // empty: console only; else <log_dir>/rank-N.log for this rank
   bool verbose = false;            // debug-level lines too
   bool console_all_ranks = false;  // every rank on the console (warnings and errors always are)
+  bool force_progress = false;     // rank 0's progress line where stderr is no terminal (mpirun)
 };
 
 // Replaces the logger; may be called again once the rank or the run dir is known.
@@ -24,7 +25,8 @@ void warn(std::string_view message);
 void error(std::string_view message);
 void flush();
 
-// A progress line on a terminal: on rank 0 with stderr a TTY (and DCGAN_NO_PROGRESS unset), each
+// A progress line on a terminal: on rank 0 with stderr a TTY or with force_progress (dcgan-train
+// --progress: mpirun's ranks write into a pipe), and DCGAN_NO_PROGRESS unset, each
 // call replaces the previous line in place ("\r", then clear to the end of the line), and the
 // next log line clears it first. Elsewhere (files, pipes, Slurm, CI, other ranks) it writes
 // nothing and the log lines stay as they are.

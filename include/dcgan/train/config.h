@@ -96,6 +96,7 @@ struct TrainConfig {
   // reduce_single_rank), with overlap if on: one GPU then runs the NCCL path of many.
   bool debug_reduce_single_rank = false;
   bool verbose = false;
+  bool progress = false;  // rank 0's progress line even where its stderr is no terminal (mpirun)
 };
 
 // --sync-every 0 on CUDA.
