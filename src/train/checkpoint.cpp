@@ -328,10 +328,27 @@ bool is_step_dir(const std::string& path) {
   return posix::exists(path + "/" + kInfoFile) || step_of_dir_name(basename_of(path)) >= 0;
 }
 
-// The step directory name a checkpoints/latest pointer holds.
+// The step directory name a checkpoints/latest pointer holds: the file's one line, as this
+// trainer writes it, or the target of a symbolic link (latest -> step-000400, as a user or a
+// script may make). A pointer that names no entry of checkpoints/ (empty, a path, "." or "..")
+// is ignored with a warning, and the newest intact checkpoint is used instead.
 std::string read_pointer(const std::string& pointer) {
-  std::string name = read_file(pointer);
-  name.erase(name.find_last_not_of(" \n\r\t") + 1);
+  std::string name;
+  struct stat st {};
+  if (::lstat(pointer.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    std::vector<char> target(4096);
+    const ssize_t n = ::readlink(pointer.c_str(), target.data(), target.size() - 1);
+    if (n > 0) name.assign(target.data(), static_cast<size_t>(n));
+    while (name.size() > 1 && name.back() == '/') name.pop_back();
+    name = basename_of(name);
+  } else {
+    name = read_file(pointer);
+    name.erase(name.find_last_not_of(" \n\r\t") + 1);
+  }
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    log::warn(str(pointer, " holds '", name, "', not the name of a step directory; ignoring it"));
+    return "";
+  }
   return name;
 }
 
@@ -487,7 +504,7 @@ std::string choose_resume_checkpoint(const std::string& path) {
   const std::string pointer = root + "/latest";
   if (posix::exists(pointer)) {
     latest = read_pointer(pointer);
-    candidates.push_back(latest);
+    if (!latest.empty()) candidates.push_back(latest);
   }
   const auto steps = posix::is_directory(root) ? step_dirs(root) : decltype(step_dirs(root)){};
   for (auto it = steps.rbegin(); it != steps.rend(); ++it) {

@@ -123,6 +123,26 @@ TrainingState Trainer::state_view() {
   return training_state(*recipe_, &z_generator_, &cursor_, device_);
 }
 
+// Resuming on another world size continues the same computation when the global batch stays and
+// each rank's BatchNorm sees the same images: the per-rank batch stays, or --sync-bn makes the
+// statistics global both in the saved run and now.
+void Trainer::warn_if_not_a_continuation(const CheckpointInfo& info) const {
+  const int64_t saved_rank_batch = info.config.batch_size;
+  const int64_t saved_global = saved_rank_batch * info.shape.world_size;
+  const int64_t global = config_.batch_size * shape_.world_size;
+  const std::string was = str(info.shape.world_size, " rank(s) x ", saved_rank_batch);
+  const std::string now = str(shape_.world_size, " rank(s) x ", config_.batch_size);
+  if (saved_global != global) {
+    log::warn(str("resuming a checkpoint of global batch ", saved_global, " (", was,
+                  ") with global batch ", global, " (", now,
+                  "): the run is not a continuation of the same computation"));
+  } else if (saved_rank_batch != config_.batch_size && !(info.config.sync_bn && config_.sync_bn)) {
+    log::warn(str("resuming a checkpoint of ", was, " on ", now, " without --sync-bn in both: the",
+                  " global batch is the same, but BatchNorm's statistics come from each rank's ",
+                  "slice, so the run is close to, not the same as, its continuation"));
+  }
+}
+
 void Trainer::start_state() {
   if (!config_.resume.empty()) {
     const std::string dir = choose_checkpoint();
@@ -132,11 +152,7 @@ void Trainer::start_state() {
           static_cast<torch::optim::AdamOptions&>(opt.optimizer->param_groups()[0].options());
       group.lr(config_.lr).betas({config_.beta1, config_.beta2});
     }
-    if (info.shape.world_size != shape_.world_size) {
-      log::warn(str("resuming a ", info.shape.world_size, "-rank checkpoint on ", shape_.world_size,
-                    " ranks: the global batch changes, so the run is not a continuation of the same"
-                    " computation"));
-    }
+    warn_if_not_a_continuation(info);
     set_memory_formats();  // a checkpoint's tensors come in the layout they were saved in
     resumed_ = true;
     last_checkpoint_step_ = cursor_.step;

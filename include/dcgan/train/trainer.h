@@ -80,6 +80,7 @@ class Trainer {
   data::EpochSampler make_sampler() const;  // this rank's batches; epoch arithmetic lives there
   torch::Tensor reference_images() const;   // the first 64 images of epoch 0's order
   void start_state();  // fresh init or resume, then rank 0's state to every rank
+  void warn_if_not_a_continuation(const CheckpointInfo& info) const;  // a resume on another shape
   TrainingState state_view();
   std::string choose_checkpoint();  // the --resume directory, the same on every rank
   void import_modules();            // --init-from: every module from its state_dict file

@@ -261,6 +261,32 @@ TEST(CheckpointIntegrity, FallbackRenamesDamagedOnesAndPruningIgnoresThem) {
   EXPECT_THROW(train::choose_resume_checkpoint(run / "samples"), UsageError);
 }
 
+// checkpoints/latest as a symbolic link (latest -> step-000010, as a user or a script makes it) is
+// followed; a pointer that names no entry of checkpoints/ is ignored, never treated as a damaged
+// checkpoint (it once had checkpoints/ itself renamed to checkpoints/.damaged).
+TEST(CheckpointIntegrity, ALatestLinkIsFollowedAndABadPointerIgnored) {
+  ScratchDir run("dcgan-ckpt");
+  Saved a(5);
+  a.config.keep = 10;
+  for (int64_t step : {10, 20}) {
+    a.cursor.step = step;
+    train::save_checkpoint(run.path(), a.state(), a.config, a.shape);
+  }
+  const std::string pointer = run / "checkpoints/latest";
+  ASSERT_EQ(run_command("rm " + pointer + " && ln -s step-000010 " + pointer), 0);
+  EXPECT_EQ(train::resolve_checkpoint_dir(run.path()), run / "checkpoints/step-000010");
+  EXPECT_EQ(train::choose_resume_checkpoint(run.path()), run / "checkpoints/step-000010");
+  for (const char* bad : {"", "..", "../step-000010", "/tmp"}) {
+    ASSERT_EQ(run_command("rm " + pointer), 0);
+    write_file_atomic(pointer, std::string(bad) + "\n");
+    EXPECT_EQ(train::choose_resume_checkpoint(run.path()), run / "checkpoints/step-000020") << bad;
+    EXPECT_EQ(latest(run), "step-000020\n") << bad;
+  }
+  std::string listing;
+  run_command("ls -A " + run / "checkpoints", &listing);
+  EXPECT_EQ(listing, "latest\nstep-000010\nstep-000020\n");
+}
+
 // The latent-noise RNG state across the noise's move to the GPU: a state of the generator's own
 // kind is restored as saved; one of the other kind (here a CUDA Philox state, 16 bytes, into the
 // CPU's mt19937) seeds the generator from the FNV-1a hash of its bytes, the same every time.
