@@ -660,7 +660,7 @@ bool restore_noise_state(at::Generator& generator, const torch::Tensor& saved) {
   const torch::Tensor bytes = saved.contiguous().to(torch::kCPU);
   const auto* p = static_cast<const unsigned char*>(bytes.data_ptr());
   uint64_t hash = 1469598103934665603ULL;
-  for (int64_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ p[i]) * 1099511628211ULL;
+  for (size_t i = 0; i < bytes.nbytes(); ++i) hash = (hash ^ p[i]) * 1099511628211ULL;
   generator.set_current_seed(hash);
   return false;
 }
