@@ -25,10 +25,10 @@ case "$model" in
   *) DCGAN_EXIT=2 dcgan_die "DCGAN_QUICKSTART_MODEL must be dcgan, ae or vae, got '$model'" ;;
 esac
 # The DCGAN trains for a time budget with the setting that shows the lowest FD over the first
-# minutes of a CPU without bf16 (bench/fd_recipes.sh; the README has the figure): the tutorial's
-# loss and step at ngf = ndf = 16, 2 ranks x 32 images, lr 4e-4 and a generator EMA of 2 kimg,
-# channels-last, in bf16 where the CPU has AVX512-BF16 or AMX. The AE and the VAE keep their
-# measured 1,200 fp32 steps at ngf = ndf = 32, 2 ranks x 64 images.
+# minutes of a CPU without bf16 (bench/fd_recipes.sh; the figure is in docs/evaluation.md): the
+# tutorial's loss and step at ngf = ndf = 16, 2 ranks x 32 images, lr 4e-4 and a generator EMA
+# of 2 kimg, channels-last, in bf16 where the CPU has AVX512-BF16 or AMX. The AE and the VAE
+# keep their measured 1,200 fp32 steps at ngf = ndf = 32, 2 ranks x 64 images.
 if [ "$model" = dcgan ]; then
   steps="${DCGAN_QUICKSTART_STEPS:-100000}"
   seconds="${DCGAN_QUICKSTART_SECONDS:-150}"

@@ -65,6 +65,13 @@ ops_wait_exit() {
   wait "$pid"; OPS_RC=$?
 }
 
+# ops_mpirun NP CMD...: CMD on NP local ranks (oversubscribed; as root where the test runs as root).
+ops_mpirun() {
+  local np=$1; shift
+  if [ "$(id -u)" = 0 ]; then set -- --allow-run-as-root "$@"; fi
+  mpirun --oversubscribe -np "$np" "$@"
+}
+
 # ops_pack DIR COUNT: synthetic 32x32 RGB data set.
 ops_pack() {
   "$OPS_BIN/dcgan-prep" pack --source synthetic --count "$2" --size 32 --channels 3 --out "$1" \

@@ -6,15 +6,13 @@ source "$(dirname "$0")/lib_ops.sh"
 ops_setup progress
 T=$OPS_SCRATCH
 ops_pack "$T/data" 64
-mpi=(mpirun --oversubscribe -np 2)
-[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
 args=(--data "$T/data" --steps 4 "${OPS_TRAIN_ARGS[@]}")
 
 run() {  # run NAME [ENV=VALUE...] -- FLAGS...: rank 0's stderr as mpirun forwards it
   local name=$1; shift
   local envs=()
   while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
-  env "${envs[@]}" "${mpi[@]}" "$OPS_BIN/dcgan-train" "${args[@]}" --out "$T/$name" "$@" \
+  ( export "${envs[@]}"; ops_mpirun 2 "$OPS_BIN/dcgan-train" "${args[@]}" --out "$T/$name" "$@" ) \
     > "$T/$name.out" 2> "$T/$name.err" || { tail -5 "$T/$name.err"; ops_fail "$name: the run failed"; }
 }
 progress_lines() { grep -a -c $'\r\033\\[K\\[[0-9]*/4\\] ' "$1" || true; }

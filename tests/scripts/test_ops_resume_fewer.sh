@@ -8,12 +8,10 @@ source "$(dirname "$0")/lib_ops.sh"
 ops_setup resume_fewer
 T=$OPS_SCRATCH
 ops_pack "$T/data" 64
-mpi() { local np=$1; shift; if [ "$(id -u)" = 0 ]; then set -- --allow-run-as-root "$@"; fi
-        mpirun --oversubscribe -np "$np" "$@"; }
 args=(--data "$T/data" "${OPS_TRAIN_ARGS[@]}" --ckpt-every 4)
 train() {  # train NP OUT FLAGS...: rank 0's console in OUT.err
   local np=$1 out=$2; shift 2
-  mpi "$np" "$OPS_BIN/dcgan-train" "${args[@]}" --out "$out" "$@" > "$out.out" 2> "$out.err" \
+  ops_mpirun "$np" "$OPS_BIN/dcgan-train" "${args[@]}" --out "$out" "$@" > "$out.out" 2> "$out.err" \
     || { tail -5 "$out.err"; ops_fail "$(basename "$out"): the run failed"; }
 }
 copy_to_step4() {  # copy_to_step4 FROM TO: a run directory whose latest checkpoint is step 4
