@@ -15,6 +15,17 @@
 namespace dcgan::interop {
 namespace {
 
+// The torch.<class> storage classes a state_dict may use, and each one's element size in bytes
+// (0 for a name that is none of them).
+size_t storage_element_size(const std::string& storage_class) {
+  static const std::map<std::string, size_t> kSizes = {
+      {"FloatStorage", 4}, {"DoubleStorage", 8}, {"HalfStorage", 2},   {"BFloat16Storage", 2},
+      {"LongStorage", 8},  {"IntStorage", 4},    {"ShortStorage", 2},  {"CharStorage", 1},
+      {"ByteStorage", 1},  {"BoolStorage", 1},   {"UntypedStorage", 1}};
+  const auto it = kSizes.find(storage_class);
+  return it == kSizes.end() ? 0 : it->second;
+}
+
 // Pickle opcodes used here (protocol 2 writes; the reader also takes protocol 4/5 framing).
 namespace op {
 constexpr char kMark = '(', kStop = '.', kBinInt = 'J', kBinInt1 = 'K', kBinInt2 = 'M', kNone = 'N',
@@ -455,15 +466,6 @@ class Unpickler {
 };
 
 }  // namespace
-
-size_t storage_element_size(const std::string& storage_class) {
-  static const std::map<std::string, size_t> kSizes = {
-      {"FloatStorage", 4}, {"DoubleStorage", 8}, {"HalfStorage", 2},   {"BFloat16Storage", 2},
-      {"LongStorage", 8},  {"IntStorage", 4},    {"ShortStorage", 2},  {"CharStorage", 1},
-      {"ByteStorage", 1},  {"BoolStorage", 1},   {"UntypedStorage", 1}};
-  const auto it = kSizes.find(storage_class);
-  return it == kSizes.end() ? 0 : it->second;
-}
 
 std::vector<TensorRecord> parse_state_dict_pickle(std::string_view pickle,
                                                   const std::string& origin) {

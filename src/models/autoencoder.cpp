@@ -12,7 +12,7 @@ nn::Conv2d head(int64_t width, int64_t nz) {
 
 }  // namespace
 
-EncoderImpl::EncoderImpl(const DcganOptions& options, bool variational) {
+EncoderImpl::EncoderImpl(const NetOptions& options, bool variational) {
   int64_t width = 0;
   trunk_ = discriminator_trunk(options, &width);
   register_module("main", trunk_);

@@ -25,7 +25,7 @@ int64_t middle_blocks(int64_t image_size) {
   }
 }
 
-nn::AnyModule make_norm(const DcganOptions& options, int64_t channels) {
+nn::AnyModule make_norm(const NetOptions& options, int64_t channels) {
   if (options.norm) return options.norm(channels);
   return nn::AnyModule(nn::BatchNorm2d(channels));
 }
@@ -56,7 +56,7 @@ void init_module(nn::Module& module) {
 
 }  // namespace
 
-void validate_options(const DcganOptions& options) {
+void validate_options(const NetOptions& options) {
   middle_blocks(options.image_size);
   const std::pair<const char*, int64_t> positive[] = {{"nz", options.nz},
                                                       {"ngf", options.ngf},
@@ -67,7 +67,7 @@ void validate_options(const DcganOptions& options) {
   }
 }
 
-GeneratorImpl::GeneratorImpl(const DcganOptions& options) {
+GeneratorImpl::GeneratorImpl(const NetOptions& options) {
   validate_options(options);
   const int64_t blocks = middle_blocks(options.image_size);
   int64_t width = options.ngf << blocks;
@@ -90,7 +90,7 @@ GeneratorImpl::GeneratorImpl(const DcganOptions& options) {
 
 torch::Tensor GeneratorImpl::forward(const torch::Tensor& z) { return net_->forward(z); }
 
-nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* width_out) {
+nn::Sequential discriminator_trunk(const NetOptions& options, int64_t* width_out) {
   validate_options(options);
   const int64_t blocks = middle_blocks(options.image_size);
   const auto lrelu = [] {
@@ -110,7 +110,7 @@ nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* width_o
   return net;
 }
 
-DiscriminatorImpl::DiscriminatorImpl(const DcganOptions& options) {
+DiscriminatorImpl::DiscriminatorImpl(const NetOptions& options) {
   int64_t width = 0;
   net_ = discriminator_trunk(options, &width);
   net_->push_back(conv(width, 1, 1, 0));  // [B, width, 4, 4] -> [B, 1, 1, 1]

@@ -14,6 +14,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
+#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/dataset.h"
@@ -25,7 +26,6 @@
 #include "dcgan/train/checkpoint.h"
 #include "dcgan/train/device.h"
 #include "dcgan/train/eval_images.h"
-#include "dcgan/train/posix_fs.h"
 
 namespace {
 
@@ -106,7 +106,7 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
     real_stats = eval::extract_features(extractor, n_real, o.batch_size,
                                         train::dataset_images(real, device), *comm, want_kid);
     if (comm->rank() == 0 && !o.no_cache) {
-      train::posix::make_dirs(cache_dir);
+      posix::make_dirs(cache_dir);
       eval::save_cached_stats(cache, real_stats);
       log::info(str("cached the real statistics in ", cache));
     }
@@ -128,12 +128,12 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
       throw train::checkpoint_read_error(o.ckpt, e);
     }
     require_same_shape(real, info.shape.image_size, info.shape.channels, "the checkpoint");
-    const bool ema = train::is_ema_module(train::decoder_module(info, !o.no_ema));
+    const bool ema = models::is_ema_module(train::decoder_module(info, !o.no_ema));
     fake_what = str(info.model, " step ", info.cursor.step, ema ? " (EMA)" : "");
     fake_stats = eval::extract_features(
         extractor, n_fake, o.batch_size,
         train::decoded_images([&](const torch::Tensor& z) { return decoder->forward(z); }, n_fake,
-                              info.model_options().nz, static_cast<uint64_t>(o.seed), device),
+                              info.net_options().nz, static_cast<uint64_t>(o.seed), device),
         *comm, want_kid);
   } else {
     data::ShardDataset fake(o.fake);

@@ -17,10 +17,10 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
+#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/str.h"
 #include "dcgan/interop/state_dict.h"
 #include "dcgan/train/checkpoint.h"
-#include "dcgan/train/posix_fs.h"
 
 namespace {
 
@@ -40,7 +40,7 @@ void add_check(const dcgan::train::NamedModule& m, const dcgan::train::Checkpoin
   using namespace dcgan;
   torch::NoGradGuard no_grad;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(kCheckSeed);
-  const models::DcganOptions o = info.model_options();
+  const models::NetOptions o = info.net_options();
   const torch::Tensor images =
       torch::rand({kCheckBatch, o.channels, o.image_size, o.image_size}, gen) * 2 - 1;
   const std::string& n = m.name;
@@ -62,7 +62,7 @@ void add_check(const dcgan::train::NamedModule& m, const dcgan::train::Checkpoin
 std::string model_json(const dcgan::train::CheckpointInfo& info,
                        const std::vector<std::string>& modules) {
   using dcgan::str;
-  const dcgan::models::DcganOptions o = info.model_options();
+  const dcgan::models::NetOptions o = info.net_options();
   std::string list;
   for (const std::string& m : modules) list += str(list.empty() ? "" : ", ", "\"", m, "\"");
   const std::string step_dir = info.dir.substr(info.dir.find_last_of('/') + 1);
@@ -95,12 +95,12 @@ int export_checkpoint(const ExportOptions& o) {
   files.insert(files.end(), {"check.pt", "model.json"});
   if (!o.overwrite) {
     for (const std::string& f : files) {
-      if (train::posix::exists(o.out + "/" + f)) {
+      if (posix::exists(o.out + "/" + f)) {
         throw UsageError(str(o.out, "/", f, " exists HINT: --overwrite replaces the export"));
       }
     }
   }
-  train::posix::make_dirs(o.out);
+  posix::make_dirs(o.out);
   interop::StateDict check;
   std::vector<std::string> names;
   for (const auto& m : loaded.modules) {

@@ -97,7 +97,7 @@ int sample(const SampleOptions& o) {
                   " reconstructions to ", o.out));
     return 0;
   }
-  const auto [z, nrow] = latents(o, loaded.info.model_options().nz);
+  const auto [z, nrow] = latents(o, loaded.info.net_options().nz);
   train::save_grid_png(loaded.decoder->forward(z), o.out, nrow);
   log::info(str("wrote ", z.size(0), " samples to ", o.out));
   return 0;

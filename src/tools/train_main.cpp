@@ -15,6 +15,7 @@
 #include "dcgan/distributed/communicator.h"
 #include "dcgan/distributed/mpi_session.h"
 #include "dcgan/distributed/rank_guard.h"
+#include "dcgan/models/registry.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/device.h"
 #include "dcgan/train/run_dir.h"
@@ -24,6 +25,15 @@
 namespace {
 
 using dcgan::train::TrainConfig;
+namespace models = dcgan::models;
+
+// "dcgan (the tutorial's GAN) | ae (autoencoder, MSE) | ...", from the model registry.
+std::string model_help() {
+  std::string help;
+  for (const models::ModelSpec& spec : models::model_specs())
+    help += (help.empty() ? "" : " | ") + spec.name + " (" + spec.summary + ")";
+  return help;
+}
 
 // Every option of TrainConfig; --help shows each default.
 void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
@@ -52,10 +62,7 @@ void add_flags(CLI::App& app, TrainConfig& c, CLI::Option*& resume) {
   app.add_option("--lock-wait", c.lock_wait,
                  "seconds to wait while another dcgan-train holds the run directory's lock, then "
                  "exit 2 naming it");
-  app.add_option("--model", c.model,
-                 "dcgan (the tutorial's GAN) | ae (autoencoder, MSE) | vae (variational "
-                 "autoencoder, SSE + beta KL)")
-      ->check(CLI::IsMember({"dcgan", "ae", "vae"}));
+  app.add_option("--model", c.model, model_help())->check(CLI::IsMember(models::model_names()));
   app.add_option("--nz", c.nz, "latent size (the AE/VAE code size)");
   app.add_option("--ngf", c.ngf, "generator (AE/VAE decoder) feature maps");
   app.add_option("--ndf", c.ndf, "discriminator (AE/VAE encoder) feature maps");

@@ -6,7 +6,6 @@
 #include <sstream>
 
 #include "dcgan/models/autoencoder.h"
-#include "dcgan/train/checkpoint.h"
 #include "dcgan/train/image_grid.h"
 #include "dcgan/train/optimizer.h"
 #include "dcgan/train/precision.h"
@@ -28,10 +27,11 @@ std::vector<torch::Tensor> concat(std::vector<torch::Tensor> a,
 
 class AutoencoderRecipe final : public Recipe {
  public:
-  AutoencoderRecipe(const RecipeContext& context, bool variational)
-      : variational_(variational), guard_(step_options(context)) {
+  AutoencoderRecipe(const RecipeContext& context, const models::ModelSpec& spec)
+      : spec_(spec), variational_(spec.variational), guard_(step_options(context)) {
+    const bool variational = variational_;
     const TrainConfig& config = context.config;
-    const models::DcganOptions options = recipe_model_options(context);
+    const models::NetOptions options = recipe_net_options(context);
     torch::manual_seed(static_cast<uint64_t>(config.seed));  // init on the CPU, as the GAN's
     encoder_ = models::Encoder(options, variational);
     decoder_ = models::Generator(options);
@@ -45,8 +45,7 @@ class AutoencoderRecipe final : public Recipe {
     const std::vector<torch::Tensor> params =
         concat(encoder_->parameters(), decoder_->parameters());
     optimizer_ = make_adam(config.optimizer, params, adam_options(config));
-    // The per-rank BN statistics of both nets, final after the forward, ride on the gradients'
-    // all-reduce.
+    // Note [BN statistics ride on the gradient all-reduce]: both nets' on the one reducer.
     reducer_ =
         make_reducer(context, params,
                      concat(bn_passengers(context, *encoder_), bn_passengers(context, *decoder_)));
@@ -60,10 +59,10 @@ class AutoencoderRecipe final : public Recipe {
     reference_ = context.reference.narrow(0, 0, n).to(context.device);
   }
 
-  std::string model() const override { return variational_ ? "vae" : "ae"; }
+  std::string model() const override { return spec_.name; }
   std::vector<NamedModule> modules() override {
-    std::vector<NamedModule> m = {{"encoder", encoder_.ptr()}, {"decoder", decoder_.ptr()}};
-    if (ema_) m.push_back({"decoder_ema", ema_->module()});
+    std::vector<NamedModule> m = {{spec_.encoder, encoder_.ptr()}, {spec_.decoder, decoder_.ptr()}};
+    if (ema_) m.push_back({spec_.decoder_ema(), ema_->module()});
     return m;
   }
   std::vector<NamedOptimizer> optimizers() override { return {{model(), optimizer_.get()}}; }
@@ -166,6 +165,7 @@ class AutoencoderRecipe final : public Recipe {
   }
 
  private:
+  const models::ModelSpec& spec_;  // the registry's: names the modules
   bool variational_;
   UpdateGuard guard_;
   models::Encoder encoder_{nullptr};
@@ -183,8 +183,9 @@ class AutoencoderRecipe final : public Recipe {
 
 }  // namespace
 
-std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational) {
-  return std::make_unique<AutoencoderRecipe>(context, variational);
+std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context,
+                                                const models::ModelSpec& spec) {
+  return std::make_unique<AutoencoderRecipe>(context, spec);
 }
 
 }  // namespace dcgan::train

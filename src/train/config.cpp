@@ -12,6 +12,7 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
+#include "dcgan/models/registry.h"
 
 namespace dcgan::train {
 namespace {
@@ -161,16 +162,26 @@ void require(bool ok, const std::string& option, const std::string& why) {
 }  // namespace
 
 void resolve_model_defaults(TrainConfig* c) {
-  const bool gan = c->model == "dcgan";
-  if (is_model_default(c->lr)) c->lr = gan ? 2e-4 : 1e-3;
-  if (is_model_default(c->beta1)) c->beta1 = gan ? 0.5 : 0.9;
+  const models::ModelSpec* spec = models::find_model(c->model);
+  if (spec == nullptr) return;  // validate_config refuses it
+  if (is_model_default(c->lr)) c->lr = spec->lr;
+  if (is_model_default(c->beta1)) c->beta1 = spec->beta1;
+}
+
+models::NetOptions net_options(const TrainConfig& config, const RunShape& shape) {
+  models::NetOptions options;
+  options.nz = config.nz;
+  options.ngf = config.ngf;
+  options.ndf = config.ndf;
+  options.channels = shape.channels;
+  options.image_size = shape.image_size;
+  return options;
 }
 
 void validate_config(const TrainConfig& c) {
   require(!c.data.empty(), "data", "is required");
   require(!c.out.empty(), "out", "is required");
-  require(c.model == "dcgan" || c.model == "ae" || c.model == "vae", "model",
-          str("must be dcgan, ae or vae, got '", c.model, "'"));
+  models::model_spec(c.model);  // refuses an unknown --model, naming the known ones
   require(c.nz > 0 && c.ngf > 0 && c.ndf > 0, "nz/--ngf/--ndf", "must be positive");
   require(c.batch_size > 0, "batch-size", str("must be positive, got ", c.batch_size));
   require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");

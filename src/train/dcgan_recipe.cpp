@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "dcgan/models/dcgan.h"
-#include "dcgan/train/checkpoint.h"
 #include "dcgan/train/gan_step.h"
 #include "dcgan/train/optimizer.h"
 #include "dcgan/train/run_files.h"
@@ -15,9 +14,9 @@ namespace {
 
 class DcganRecipe final : public Recipe {
  public:
-  explicit DcganRecipe(const RecipeContext& context) {
+  DcganRecipe(const RecipeContext& context, const models::ModelSpec& spec) : spec_(spec) {
     const TrainConfig& config = context.config;
-    const models::DcganOptions options = recipe_model_options(context);
+    const models::NetOptions options = recipe_net_options(context);
     // Init on the CPU from the seed, as the tutorial does, so every device starts from the same
     // weights; the fixed noise is the next draw of the same generator.
     torch::manual_seed(static_cast<uint64_t>(config.seed));
@@ -30,8 +29,7 @@ class DcganRecipe final : public Recipe {
     discriminator_->to(context.device);
     opt_g_ = make_adam(config.optimizer, generator_->parameters(), adam_options(config));
     opt_d_ = make_adam(config.optimizer, discriminator_->parameters(), adam_options(config));
-    // G's all-reduce, the step's last collective, carries both nets' per-rank BN statistics:
-    // by then they are final and no graph that saved them is left to run backward through.
+    // Note [BN statistics ride on the gradient all-reduce]: both nets' on G's.
     std::vector<torch::Tensor> passengers = bn_passengers(context, *generator_);
     for (const torch::Tensor& t : bn_passengers(context, *discriminator_)) passengers.push_back(t);
     reducer_g_ = make_reducer(context, generator_->parameters(), std::move(passengers));
@@ -46,11 +44,11 @@ class DcganRecipe final : public Recipe {
              9 * models::conv_chain_flops(*discriminator_, options.image_size);
   }
 
-  std::string model() const override { return "dcgan"; }
+  std::string model() const override { return spec_.name; }
   std::vector<NamedModule> modules() override {
-    std::vector<NamedModule> m = {{"generator", generator_.ptr()},
-                                  {"discriminator", discriminator_.ptr()}};
-    if (ema_) m.push_back({"generator_ema", ema_->module()});
+    std::vector<NamedModule> m = {{spec_.decoder, generator_.ptr()},
+                                  {spec_.discriminator, discriminator_.ptr()}};
+    if (ema_) m.push_back({spec_.decoder_ema(), ema_->module()});
     return m;
   }
   std::vector<NamedOptimizer> optimizers() override {
@@ -92,6 +90,7 @@ class DcganRecipe final : public Recipe {
   }
 
  private:
+  const models::ModelSpec& spec_;  // the registry's: names the modules
   models::Generator generator_{nullptr};
   models::Discriminator discriminator_{nullptr};
   std::unique_ptr<torch::optim::Adam> opt_g_;
@@ -107,8 +106,9 @@ class DcganRecipe final : public Recipe {
 
 }  // namespace
 
-std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context) {
-  return std::make_unique<DcganRecipe>(context);
+std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context,
+                                          const models::ModelSpec& spec) {
+  return std::make_unique<DcganRecipe>(context, spec);
 }
 
 }  // namespace dcgan::train

@@ -1,18 +1,19 @@
-// make_recipe: the model name to its recipe, and what every recipe shares.
+// make_recipe: the model registry's spec to its recipe, and what every recipe shares.
 #include "dcgan/train/recipe.h"
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
 #include "dcgan/distributed/module_sync.h"
 #include "dcgan/distributed/sync_batch_norm.h"
-#include "dcgan/train/checkpoint.h"
+#include "dcgan/models/dcgan.h"
+#include "dcgan/models/registry.h"
 #include "dcgan/train/precision.h"
 #include "recipes.h"
 
 namespace dcgan::train {
 
-models::DcganOptions recipe_model_options(const RecipeContext& context) {
-  models::DcganOptions options = model_options(context.config, context.shape);
+models::NetOptions recipe_net_options(const RecipeContext& context) {
+  models::NetOptions options = net_options(context.config, context.shape);
   if (context.config.sync_bn) {
     distributed::Communicator* comm = &context.comm;
     options.norm = [comm](int64_t channels) {
@@ -26,7 +27,7 @@ models::DcganOptions recipe_model_options(const RecipeContext& context) {
 std::unique_ptr<ModuleEma> make_decoder_ema(const RecipeContext& context,
                                             const models::Generator& decoder) {
   if (context.config.ema_halflife_kimg <= 0) return nullptr;
-  models::Generator ema(model_options(context.config, context.shape));
+  models::Generator ema(net_options(context.config, context.shape));
   ema->to(context.device);
   return std::make_unique<ModuleEma>(decoder.ptr(), ema.ptr(), context.config.ema_halflife_kimg,
                                      context.config.batch_size * context.shape.world_size);
@@ -64,11 +65,9 @@ StepOptions step_options(const RecipeContext& context) {
 }
 
 std::unique_ptr<Recipe> make_recipe(const RecipeContext& context) {
-  const std::string& model = context.config.model;
-  if (model == "dcgan") return make_dcgan_recipe(context);
-  if (model == "ae") return make_autoencoder_recipe(context, /*variational=*/false);
-  if (model == "vae") return make_autoencoder_recipe(context, /*variational=*/true);
-  throw UsageError(str("--model must be dcgan, ae or vae, got '", model, "'"));
+  const models::ModelSpec& spec = models::model_spec(context.config.model);
+  return spec.has_encoder() ? make_autoencoder_recipe(context, spec)
+                            : make_dcgan_recipe(context, spec);
 }
 
 }  // namespace dcgan::train

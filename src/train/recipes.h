@@ -1,9 +1,11 @@
-// The recipes make_recipe builds (recipe.cpp picks one by name).
+// The recipes make_recipe builds: the model registry's spec picks one (a model with an encoder is
+// an autoencoder) and names the recipe's modules.
 #pragma once
 
 #include <memory>
 
 #include "dcgan/models/dcgan.h"
+#include "dcgan/models/registry.h"
 #include "dcgan/train/ema.h"
 #include "dcgan/train/recipe.h"
 #include "dcgan/train/update_guard.h"
@@ -15,7 +17,7 @@ inline constexpr int64_t kFixedNoiseCount = 64;
 
 // The model options of the run: the config's and the data's shape, with synchronised BatchNorm
 // over the context's communicator under --sync-bn; validated.
-models::DcganOptions recipe_model_options(const RecipeContext& context);
+models::NetOptions recipe_net_options(const RecipeContext& context);
 
 // Adam's options of the run: --lr, --beta1, --beta2 (the per-model defaults resolved).
 torch::optim::AdamOptions adam_options(const TrainConfig& config);
@@ -39,7 +41,9 @@ StepOptions step_options(const RecipeContext& context);
 std::unique_ptr<ModuleEma> make_decoder_ema(const RecipeContext& context,
                                             const models::Generator& decoder);
 
-std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context);
-std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context, bool variational);
+std::unique_ptr<Recipe> make_dcgan_recipe(const RecipeContext& context,
+                                          const models::ModelSpec& spec);
+std::unique_ptr<Recipe> make_autoencoder_recipe(const RecipeContext& context,
+                                                const models::ModelSpec& spec);
 
 }  // namespace dcgan::train

@@ -6,8 +6,8 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
+#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/str.h"
-#include "dcgan/train/posix_fs.h"
 
 namespace dcgan::train {
 namespace {
@@ -39,8 +39,7 @@ std::string move_run_aside(const std::string& dir) {
   return aside;
 }
 
-}  // namespace
-
+// True when <dir>/checkpoints holds a checkpoint directory or a `latest` pointer.
 bool has_checkpoints(const std::string& dir) {
   const std::string root = dir + "/checkpoints";
   if (!posix::is_directory(root)) return false;
@@ -49,6 +48,8 @@ bool has_checkpoints(const std::string& dir) {
   }
   return false;
 }
+
+}  // namespace
 
 FileLock claim_run_dir(const RunDirRequest& request) {
   const std::string& dir = request.dir;

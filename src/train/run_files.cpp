@@ -9,9 +9,9 @@
 
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
+#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/str.h"
 #include "dcgan/train/image_grid.h"
-#include "dcgan/train/posix_fs.h"
 
 namespace dcgan::train {
 namespace {
@@ -29,13 +29,15 @@ int64_t step_of_line(const std::string& line) {
   return at == std::string::npos ? -1 : std::atoll(line.c_str() + at + 8);
 }
 
-}  // namespace
-
+// The JSON object of one record, one line: epoch, step, then the values in order (non-finite ->
+// null). DCGAN: loss_d, loss_g, d_x, d_g_z1, d_g_z2, images_per_s, lr_d, lr_g.
 std::string metrics_json(const MetricsRecord& r) {
   std::string json = str("{\"epoch\": ", r.epoch, ", \"step\": ", r.step);
   for (const auto& [key, value] : r.values) json += str(", \"", key, "\": ", number(value));
   return json + "}";
 }
+
+}  // namespace
 
 std::string console_line(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches_per_epoch,
                          const std::string& stats, double images_per_s) {

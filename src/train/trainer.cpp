@@ -6,18 +6,19 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
+#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/str.h"
 #include "dcgan/data/sampler.h"
 #include "dcgan/distributed/module_sync.h"
 #include "dcgan/eval/features.h"
 #include "dcgan/eval/metrics.h"
 #include "dcgan/interop/state_dict.h"
+#include "dcgan/models/registry.h"
 #include "dcgan/tensorboard/event_writer.h"
 #include "dcgan/train/batch_loader.h"
 #include "dcgan/train/benchmark.h"
 #include "dcgan/train/device.h"
 #include "dcgan/train/eval_images.h"
-#include "dcgan/train/posix_fs.h"
 #include "dcgan/train/precision.h"
 #include "dcgan/train/run_files.h"
 #include "dcgan/train/step_graph.h"
@@ -176,19 +177,20 @@ void Trainer::import_modules() {
   // optional: without one the EMA starts at the imported weights.
   std::string expected;
   for (const NamedModule& m : recipe_->modules()) {
-    if (!is_ema_module(m.name)) expected += str(expected.empty() ? "" : ", ", m.name, ".pt");
+    if (!models::is_ema_module(m.name))
+      expected += str(expected.empty() ? "" : ", ", m.name, ".pt");
   }
   bool ema_loaded = false;
   for (const NamedModule& m : recipe_->modules()) {
     const std::string file = config_.init_from + "/" + m.name + ".pt";
-    if (is_ema_module(m.name) && !posix::exists(file)) continue;
+    if (models::is_ema_module(m.name) && !posix::exists(file)) continue;
     if (!posix::exists(file)) {
       throw UsageError(str("--init-from ", file, " does not exist HINT: a ", config_.model,
                            " run starts from ", expected,
                            " (torch.save(model.state_dict()) or dcgan-export writes them)"));
     }
     interop::copy_state_dict(interop::load_state_dict(file), *m.module, "--init-from " + file);
-    ema_loaded |= is_ema_module(m.name);
+    ema_loaded |= models::is_ema_module(m.name);
   }
   if (!ema_loaded) recipe_->reset_ema();
   log::info(
@@ -420,9 +422,7 @@ bool Trainer::sync_point(int64_t step) const {
 
 void Trainer::after_each_step(const StepResult& result, int64_t batch, int64_t epoch,
                               MetricsLog* metrics) {
-  // Per-rank BN statistics (no sync-BN) were averaged on the step's gradient all-reduce, so the
-  // replicas are bit-identical after every step, like DDP's default buffer broadcast: a
-  // checkpoint or a sample at any step sees the same model on every rank and resume is exact.
+  // The replicas are bit-identical here (Note [BN statistics ride on the gradient all-reduce]).
   const int64_t step = cursor_.step;
   if (every(step, config_.log_every)) log_metrics(result, batch, epoch, metrics);
   if (every(step, config_.check_every)) check_consistency();

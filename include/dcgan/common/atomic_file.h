@@ -6,6 +6,10 @@
 
 namespace dcgan {
 
+// Writes `bytes` to `path` (created or truncated) and fsyncs it. Returns 0, or the errno of the
+// first call that failed, the file then maybe partial: the caller names the file and the remedy.
+int write_and_fsync(const std::string& path, std::string_view bytes);
+
 // Writes `bytes` to `path` atomically: <path>.tmp.<pid>, fsync, rename, fsync of the directory.
 // Throws dcgan::Error naming the path (ENOSPC included); the old file is left intact on failure.
 void write_file_atomic(const std::string& path, std::string_view bytes);

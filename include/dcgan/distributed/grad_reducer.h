@@ -5,7 +5,18 @@
 // a collective of its own for it:
 // - a flag word: 0, or NaN once flag_non_finite() saw a non-finite value on any rank, so that
 //   non_finite() is the same on every rank after the average, with no host read;
-// - the passengers: tensors (BN running statistics) averaged across ranks with the gradients.
+// - the passengers: tensors averaged across ranks with the gradients (Note [BN statistics ride on
+//   the gradient all-reduce]).
+//
+// Note [BN statistics ride on the gradient all-reduce]: without --sync-bn every rank's BatchNorm
+// layers update their running statistics from the rank's own slice of the batch. Those
+// statistics are averaged across ranks as passengers of a model's last gradient all-reduce of
+// the step, so the replicas stay bit-identical after every step, as DDP's default buffer
+// broadcast keeps them: a checkpoint or a sample at any step sees the same model on every rank,
+// and resume is exact. A model's statistics are final once its forward passes have run, and no
+// graph that saved them runs backward after that all-reduce; the DCGAN carries both nets' on G's,
+// the step's last collective. Under --sync-bn (or on one rank) they are global already and ride on
+// nothing.
 #pragma once
 
 #include <cstddef>

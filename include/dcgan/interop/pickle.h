@@ -24,10 +24,6 @@ struct TensorRecord {
   std::vector<int64_t> strides;
 };
 
-// The torch.<class> storage classes a state_dict may use, and each one's element size in bytes
-// (0 for a name that is none of them).
-size_t storage_element_size(const std::string& storage_class);
-
 // The state_dict's tensors in order, from a pickle torch.save(state_dict) wrote (a dict or
 // OrderedDict of str -> Tensor or Parameter, pickle protocol 2 to 5). Every view is checked to lie
 // inside its storage's element count. Throws DataError naming `origin`: a disallowed global or

@@ -21,7 +21,7 @@ struct Code {
 // Parameter names: main.N.*, mu.weight, logvar.weight.
 class EncoderImpl : public torch::nn::Module {
  public:
-  EncoderImpl(const DcganOptions& options, bool variational);
+  EncoderImpl(const NetOptions& options, bool variational);
   Code encode(const torch::Tensor& images);
   torch::Tensor forward(const torch::Tensor& images) { return encode(images).mu; }
   bool variational() const { return !logvar_.is_empty(); }

@@ -13,7 +13,9 @@ namespace dcgan::models {
 // Builds the norm layer after a conv with `channels` outputs. Default: torch::nn::BatchNorm2d.
 using NormFactory = std::function<torch::nn::AnyModule(int64_t channels)>;
 
-struct DcganOptions {
+// The shape of the nets every model is built of: the DCGAN's generator and discriminator, and the
+// AE/VAE's encoder (the discriminator's trunk) and decoder (the generator).
+struct NetOptions {
   int64_t nz = 100;         // latent size
   int64_t ngf = 64;         // generator feature maps
   int64_t ndf = 64;         // discriminator feature maps
@@ -27,7 +29,7 @@ struct DcganOptions {
 // forward: z [B, nz, 1, 1] -> images [B, nc, S, S] in [-1, 1].
 class GeneratorImpl : public torch::nn::Module {
  public:
-  explicit GeneratorImpl(const DcganOptions& options);
+  explicit GeneratorImpl(const NetOptions& options);
   torch::Tensor forward(const torch::Tensor& z);
 
  private:
@@ -42,7 +44,7 @@ TORCH_MODULE(Generator);
 // BCE-with-logits training: forward(x) == sigmoid(logits(x)).
 class DiscriminatorImpl : public torch::nn::Module {
  public:
-  explicit DiscriminatorImpl(const DcganOptions& options);
+  explicit DiscriminatorImpl(const NetOptions& options);
   torch::Tensor forward(const torch::Tensor& images);
   torch::Tensor logits(const torch::Tensor& images);
 
@@ -54,7 +56,7 @@ TORCH_MODULE(Discriminator);
 // D's convolutional trunk, everything before its last conv: Conv(nc->ndf,4,2,1) LReLU(0.2), then
 // Conv BN LReLU blocks, [B, nc, S, S] -> [B, width, 4, 4]; `width` receives the last width. The
 // AE/VAE encoder is built on it.
-torch::nn::Sequential discriminator_trunk(const DcganOptions& options, int64_t* width);
+torch::nn::Sequential discriminator_trunk(const NetOptions& options, int64_t* width);
 
 // The tutorial's weights_init, in module order: conv weights N(0, 0.02); norm weights N(1, 0.02),
 // norm biases 0. Uses the current default torch generator (seed it first).
@@ -66,6 +68,6 @@ void init_weights(torch::nn::Module& module);
 double conv_chain_flops(torch::nn::Module& module, int64_t side);
 
 // Throws UsageError unless size is 32, 64 or 128.
-void validate_options(const DcganOptions& options);
+void validate_options(const NetOptions& options);
 
 }  // namespace dcgan::models

@@ -1,6 +1,13 @@
-// Checkpoints of a training run: checkpoints/step-NNNNNN/ directories written atomically (temp
-// dir, fsync, rename, then the checkpoints/latest pointer), self-describing (format version,
-// model, world size, cursor, RNG states, config), pruned to the last --keep.
+// The checkpoint room's public face. Checkpoints of a training run: checkpoints/step-NNNNNN/
+// directories written atomically (temp dir, fsync, rename, then the checkpoints/latest pointer),
+// self-describing (format version, model, world size, cursor, RNG states, config), pruned to the
+// last --keep. The room, in src/train/checkpoint/:
+//   format.*          the layout below, format 1's compatibility, checkpoint.toml
+//   integrity.*       sizes and sha256 of every file, verify_checkpoint
+//   store.*           step directories, `latest`, atomic publish, pruning, quarantine, choosing
+//   archive.*         torch archives written durably, read back with every shape checked
+//   training_state.*  save_checkpoint beside restore_checkpoint
+//   models.*          a checkpoint's nets for the tools, built through the model registry
 //
 // Format 2, one extensible layout of named entries (a new module, optimizer or tensor is a new
 // entry, not a new version):
@@ -27,6 +34,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/models/dcgan.h"
+#include "dcgan/models/registry.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/recipe.h"
 
@@ -34,9 +42,6 @@ namespace dcgan::train {
 
 inline constexpr int kCheckpointFormatVersion = 2;
 inline constexpr int kOldestCheckpointFormatVersion = 1;
-
-// The model options a run's config and data shape imply (norm layer left at its default).
-models::DcganOptions model_options(const TrainConfig& config, const RunShape& shape);
 
 // Where training stands: `step` steps are done; the next batch is `batch` of `epoch`.
 struct TrainCursor {
@@ -49,16 +54,16 @@ struct TrainCursor {
 struct CheckpointInfo {
   std::string dir;  // the step-NNNNNN directory
   int format_version = 0;
-  std::string model;                 // dcgan | ae | vae
+  std::string model;                 // a model of the registry: dcgan | ae | vae
   std::vector<std::string> modules;  // entry names, in saved order
   std::vector<std::string> optimizers;
   std::vector<std::string> tensors;
   TrainCursor cursor;
   TrainConfig config;
   RunShape shape;  // image_size, channels, world_size at save time
-  // The model's options (nz, ngf, ndf, channels, image_size); norm = plain BatchNorm2d, whose
+  // The nets' options (nz, ngf, ndf, channels, image_size); norm = plain BatchNorm2d, whose
   // parameter/buffer names sync-BN shares, so any checkpoint loads into it.
-  models::DcganOptions model_options() const;
+  models::NetOptions net_options() const;
 };
 
 // Non-owning view of everything a checkpoint holds.
@@ -96,10 +101,6 @@ struct CheckpointCheck {
 };
 CheckpointCheck verify_checkpoint(const std::string& ckpt_dir);
 
-// Throws DataError (exit 3) naming the file when `ckpt_dir` is damaged; logs that a checkpoint
-// without checksums could not be verified.
-void require_intact(const std::string& ckpt_dir);
-
 // Rank 0 at --resume: for a run (or checkpoints/) directory, `latest` if it is intact, else the
 // newest intact step directory, with a warning naming it; every damaged one on the way is
 // renamed to step-NNNNNN.damaged (so neither `latest` nor pruning sees it again) and `latest` is
@@ -121,9 +122,6 @@ CheckpointInfo read_checkpoint_info(const std::string& ckpt_dir);
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device,
                                  bool ema = true);
 
-// The AE/VAE encoder of a checkpoint, like load_generator; UsageError for a DCGAN checkpoint.
-models::Encoder load_encoder(const std::string& ckpt_dir, const torch::Device& device);
-
 // dcgan-sample's models, the checkpoint verified and read once: its info, its decoder, and (asked
 // for, and the model has one) its encoder, else an empty holder.
 struct SamplingModels {
@@ -134,10 +132,8 @@ struct SamplingModels {
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
                                     bool with_encoder, bool ema = true);
 
-// The decoder's EMA modules of --ema-halflife-kimg: "generator_ema", "decoder_ema".
-bool is_ema_module(const std::string& name);
-// The name of the checkpoint's decoder module: generator (dcgan), decoder (ae, vae), or its EMA
-// when `ema` and the checkpoint has one.
+// The name of the checkpoint's decoder module (the registry's: generator for dcgan, decoder for
+// ae and vae), or its EMA when `ema` and the checkpoint has one.
 std::string decoder_module(const CheckpointInfo& info, bool ema);
 
 // For the tools that read a checkpoint a user named: any failure to read it (UsageError for "no

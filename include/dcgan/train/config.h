@@ -7,6 +7,10 @@
 #include <limits>
 #include <string>
 
+namespace dcgan::models {
+struct NetOptions;  // models/dcgan.h: this header stays torch-free
+}  // namespace dcgan::models
+
 namespace dcgan::train {
 
 // The value of lr and beta1 that stands for "the model's default": NaN, which no valid option
@@ -110,10 +114,13 @@ struct RunShape {
   std::string device;  // resolved: "cpu" or "cuda:N"
 };
 
-// Replaces kModelDefault in lr and beta1 by the model's value: dcgan lr 2e-4, beta1 0.5 (the
-// tutorial's); ae and vae lr 1e-3, beta1 0.9 (Adam's own defaults, the usual choice for
-// autoencoders). Other models are left for validate_config to refuse.
+// Replaces kModelDefault in lr and beta1 by the model's value in the model registry: dcgan lr
+// 2e-4, beta1 0.5 (the tutorial's); ae and vae lr 1e-3, beta1 0.9. Other models are left for
+// validate_config to refuse.
 void resolve_model_defaults(TrainConfig* config);
+
+// The nets' options a run's config and data shape imply (the norm layer left at BatchNorm2d).
+models::NetOptions net_options(const TrainConfig& config, const RunShape& shape);
 
 // Throws UsageError naming the option when a value is out of range.
 void validate_config(const TrainConfig& config);

@@ -1,6 +1,6 @@
 // Recipe: what one model brings to the generic Trainer. Its named modules (checkpointed,
-// broadcast and checked across ranks by name; their per-rank BN statistics ride on the recipe's
-// gradient all-reduce), its optimizers, its extra saved
+// broadcast and checked across ranks by name; Note [BN statistics ride on the gradient
+// all-reduce] in grad_reducer.h), its optimizers, its extra saved
 // tensors (the fixed noise), its step, its named stats and its sample grids. The Trainer owns the
 // loop, the data, the noise draw, checkpoints, metrics and the preemption agreement.
 //

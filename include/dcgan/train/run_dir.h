@@ -24,7 +24,4 @@ struct RunDirRequest {
 // PID. Where the file system refuses flock it warns once and returns a lock that holds nothing.
 FileLock claim_run_dir(const RunDirRequest& request);
 
-// True when <dir>/checkpoints holds a checkpoint directory or a `latest` pointer.
-bool has_checkpoints(const std::string& dir);
-
 }  // namespace dcgan::train

@@ -22,10 +22,6 @@ struct MetricsRecord {
   std::vector<std::pair<std::string, double>> values;
 };
 
-// The JSON object of one record, one line: epoch, step, then the values in order (non-finite ->
-// null). DCGAN: loss_d, loss_g, d_x, d_g_z1, d_g_z2, images_per_s, lr_d, lr_g.
-std::string metrics_json(const MetricsRecord& record);
-
 // The PyTorch tutorial's console line around the recipe's part: "[e/E][i/N]\t<stats>\t(x img/s)";
 // DCGAN's part is "Loss_D: ...\tLoss_G: ...\tD(x): ...\tD(G(z)): a / b".
 std::string console_line(int64_t epoch, int64_t epochs, int64_t batch, int64_t batches_per_epoch,

@@ -25,8 +25,8 @@ std::vector<std::string> parameter_names(torch::nn::Module& module) {
   return names;
 }
 
-models::DcganOptions tiny_options(int64_t size, int64_t channels) {
-  models::DcganOptions options;
+models::NetOptions tiny_options(int64_t size, int64_t channels) {
+  models::NetOptions options;
   options.nz = 16;
   options.ndf = 8;
   options.ngf = 8;
@@ -62,7 +62,7 @@ TEST(Autoencoder, EncoderShapesAndParameterCounts) {
   torch::manual_seed(1);
   for (const EncoderCase& c : kEncoderCases) {
     SCOPED_TRACE("size " + std::to_string(c.size) + " channels " + std::to_string(c.channels));
-    const models::DcganOptions options = tiny_options(c.size, c.channels);
+    const models::NetOptions options = tiny_options(c.size, c.channels);
     models::Encoder ae(options, /*variational=*/false);
     models::Encoder vae(options, /*variational=*/true);
     EXPECT_FALSE(ae->variational());
@@ -89,7 +89,7 @@ TEST(Autoencoder, EncoderShapesAndParameterCounts) {
 // (Conv at 0, LReLU at 1, then Conv/BN/LReLU triples), then mu, then logvar: the order the
 // checkpoints and the single Adam over encoder + decoder rely on.
 TEST(Autoencoder, EncoderParameterNamesInOrder) {
-  const models::DcganOptions options = tiny_options(32, 3);
+  const models::NetOptions options = tiny_options(32, 3);
   models::Encoder ae(options, /*variational=*/false);
   models::Encoder vae(options, /*variational=*/true);
   const std::vector<std::string> trunk{"main.0.weight", "main.2.weight", "main.3.weight",

@@ -20,7 +20,7 @@ int64_t blocks_for(int64_t size) { return size == 32 ? 2 : size == 64 ? 3 : 4; }
 
 // Closed form: the stem (nz -> ngf*2^m), m halving blocks, the output layer, each 4x4 and
 // bias-free, plus a weight and a bias per channel of every norm layer (widths ngf*2^m ... ngf).
-int64_t expected_generator_parameters(const DcganOptions& o) {
+int64_t expected_generator_parameters(const NetOptions& o) {
   const int64_t m = blocks_for(o.image_size);
   int64_t convs = o.nz * (o.ngf << m) + o.ngf * o.channels;
   int64_t norm_channels = 0;
@@ -30,7 +30,7 @@ int64_t expected_generator_parameters(const DcganOptions& o) {
 }
 
 // The mirror image: nc -> ndf without norm, m doubling blocks with norm, ndf*2^m -> 1.
-int64_t expected_discriminator_parameters(const DcganOptions& o) {
+int64_t expected_discriminator_parameters(const NetOptions& o) {
   const int64_t m = blocks_for(o.image_size);
   int64_t convs = o.channels * o.ndf + (o.ndf << m);
   int64_t norm_channels = 0;
@@ -42,7 +42,7 @@ int64_t expected_discriminator_parameters(const DcganOptions& o) {
 }
 
 TEST(Dcgan, TutorialParameterCountsAt64) {
-  DcganOptions options;  // 64 / nz 100 / ngf 64 / ndf 64 / nc 3
+  NetOptions options;  // 64 / nz 100 / ngf 64 / ndf 64 / nc 3
   Generator g(options);
   Discriminator d(options);
   EXPECT_EQ(count_parameters(*g), 3576704);
@@ -54,7 +54,7 @@ TEST(Dcgan, TutorialParameterCountsAt64) {
 // The benchmark's FLOP floor at 64x64, ngf = ndf = 64, worked out by hand layer by layer: 2 x
 // in x out x 4 x 4 per output position of a conv, per input position of a transposed conv.
 TEST(Dcgan, ConvolutionFlopsOfTheTutorialNetsAt64) {
-  models::DcganOptions options;
+  models::NetOptions options;
   models::Generator g(options);
   models::Discriminator d(options);
   const double g_flops = 2.0 * (100 * 512 * 16 * 1 + 512 * 256 * 16 * 16 + 256 * 128 * 16 * 64 +
@@ -72,7 +72,7 @@ TEST(Dcgan, ConvolutionFlopsOfTheTutorialNetsAt64) {
 TEST(Dcgan, CountsAndShapesAtEverySize) {
   for (const int64_t size : {32, 64, 128}) {
     for (const int64_t channels : {1, 3}) {
-      DcganOptions options;
+      NetOptions options;
       options.image_size = size;
       options.channels = channels;
       options.nz = 16;
@@ -95,8 +95,8 @@ TEST(Dcgan, CountsAndShapesAtEverySize) {
 }
 
 TEST(Dcgan, ConvolutionsAreBiasFree) {
-  Generator g(DcganOptions{});
-  Discriminator d(DcganOptions{});
+  Generator g(NetOptions{});
+  Discriminator d(NetOptions{});
   int64_t conv_weights = 0;
   for (auto* net :
        {static_cast<torch::nn::Module*>(g.get()), static_cast<torch::nn::Module*>(d.get())}) {
@@ -133,8 +133,8 @@ InitStats gather(torch::nn::Module& module) {
 
 TEST(Dcgan, InitMatchesTheTutorialDistributions) {
   torch::manual_seed(999);
-  Generator g(DcganOptions{});
-  Discriminator d(DcganOptions{});
+  Generator g(NetOptions{});
+  Discriminator d(NetOptions{});
   init_weights(*g);
   init_weights(*d);
   for (auto* net :
@@ -155,7 +155,7 @@ TEST(Dcgan, InitMatchesTheTutorialDistributions) {
 TEST(Dcgan, InitIsReproducibleFromTheSeed) {
   auto make = [] {
     torch::manual_seed(7);
-    DcganOptions options;
+    NetOptions options;
     options.image_size = 32;
     options.ngf = 8;
     Generator g(options);
@@ -183,7 +183,7 @@ TORCH_MODULE(AffineNorm);
 
 TEST(Dcgan, NormFactoryIsUsedAndInitialised) {
   std::vector<int64_t> requested;
-  DcganOptions options;
+  NetOptions options;
   options.image_size = 32;
   options.ngf = 8;
   options.norm = [&](int64_t channels) {
@@ -202,7 +202,7 @@ TEST(Dcgan, NormFactoryIsUsedAndInitialised) {
 }
 
 TEST(Dcgan, UnsupportedSizeIsAUsageErrorNamingIt) {
-  DcganOptions options;
+  NetOptions options;
   options.image_size = 48;
   try {
     validate_options(options);
@@ -216,7 +216,7 @@ TEST(Dcgan, UnsupportedSizeIsAUsageErrorNamingIt) {
 }
 
 TEST(Dcgan, NonPositiveWidthIsAUsageError) {
-  DcganOptions options;
+  NetOptions options;
   options.ngf = 0;
   try {
     validate_options(options);
@@ -224,7 +224,7 @@ TEST(Dcgan, NonPositiveWidthIsAUsageError) {
   } catch (const UsageError& e) {
     EXPECT_STREQ(e.what(), "ngf must be positive, got 0");
   }
-  validate_options(DcganOptions{});  // the defaults are valid
+  validate_options(NetOptions{});  // the defaults are valid
 }
 
 }  // namespace

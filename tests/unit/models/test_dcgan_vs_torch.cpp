@@ -60,7 +60,7 @@ void add_state(NamedTensors& out, const std::string& prefix, torch::nn::Module& 
   }
 }
 
-void check_against_torch(const DcganOptions& options) {
+void check_against_torch(const NetOptions& options) {
   const char* python = std::getenv("DCGAN_PYTHON");
   if (python == nullptr || *python == '\0') GTEST_SKIP() << "DCGAN_PYTHON is not set";
   torch::manual_seed(3);
@@ -115,14 +115,14 @@ void check_against_torch(const DcganOptions& options) {
 }
 
 TEST(DcganVsTorch, Size64MatchesTheTutorialNets) {
-  DcganOptions options;
+  NetOptions options;
   options.ngf = 8;  // the tutorial's layout at a CPU-test width
   options.ndf = 8;
   check_against_torch(options);
 }
 
 TEST(DcganVsTorch, Size32OneChannelMatches) {
-  DcganOptions options;
+  NetOptions options;
   options.image_size = 32;
   options.channels = 1;
   options.nz = 20;
@@ -132,7 +132,7 @@ TEST(DcganVsTorch, Size32OneChannelMatches) {
 }
 
 TEST(DcganVsTorch, Size128Matches) {
-  DcganOptions options;
+  NetOptions options;
   options.image_size = 128;
   options.nz = 10;
   options.ngf = 4;

@@ -151,7 +151,8 @@ TEST_P(AutoencoderTrainerTest, StatsSamplesAndCheckpointEntries) {
   // dcgan-sample's loaders read the decoder and the encoder.
   const std::string dir = run / "checkpoints/step-000004";
   models::Generator decoder = train::load_generator(dir, torch::kCPU);
-  models::Encoder encoder = train::load_encoder(dir, torch::kCPU);
+  models::Encoder encoder =
+      train::load_sampling_models(dir, torch::kCPU, /*with_encoder=*/true).encoder;
   EXPECT_EQ(encoder->variational(), vae);
   torch::NoGradGuard no_grad;
   EXPECT_EQ(decoder->forward(encoder->forward(torch::zeros({2, 3, 32, 32}))).sizes(),

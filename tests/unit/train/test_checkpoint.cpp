@@ -100,7 +100,7 @@ TEST(Checkpoint, Format2NamesEntriesAndRefusesMissingOnes) {
 
   Saved b(2);
   train::TrainingState more = b.state();  // the EMA copy of G of --ema-halflife-kimg
-  models::DcganOptions options = train::model_options(b.config, b.shape);
+  models::NetOptions options = train::net_options(b.config, b.shape);
   more.modules.push_back({"generator_ema", models::Generator(options).ptr()});
   try {
     train::restore_checkpoint(dir, more, b.config, b.shape);

@@ -12,7 +12,7 @@ namespace dcgan::train {
 namespace {
 
 models::Generator small_generator() {
-  models::DcganOptions o;
+  models::NetOptions o;
   o.nz = 8;
   o.ngf = 4;
   o.channels = 1;

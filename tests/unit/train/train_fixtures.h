@@ -22,7 +22,7 @@ struct TinyGan {
   explicit TinyGan(uint64_t seed, double lr = 2e-4, int64_t ngf = 8,
                    const train::StepOptions& step_options = {},
                    const std::string& optimizer = "fused") {
-    models::DcganOptions options;
+    models::NetOptions options;
     options.nz = 16;
     options.ngf = ngf;
     options.ndf = 8;

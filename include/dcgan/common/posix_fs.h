@@ -1,4 +1,4 @@
-// Small POSIX file-system helpers for the train room and the tools. Not std::filesystem:
+// Small POSIX file-system helpers for the rooms and the tools. Not std::filesystem:
 // libtorch.so exports its own copy of it, which the dynamic linker binds first in torch-linked
 // binaries (its remove_all crashes there).
 #pragma once
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace dcgan::train::posix {
+namespace dcgan::posix {
 
 bool exists(const std::string& path);
 bool is_directory(const std::string& path);
@@ -20,4 +20,4 @@ void rename_path(const std::string& from, const std::string& to);
 std::vector<std::string> list_dir(const std::string& path);
 std::string parent_dir(const std::string& path);
 
-}  // namespace dcgan::train::posix
+}  // namespace dcgan::posix

@@ -1,5 +1,5 @@
 // POSIX file-system helpers (see posix_fs.h for why not std::filesystem).
-#include "dcgan/train/posix_fs.h"
+#include "dcgan/common/posix_fs.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -13,7 +13,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
 
-namespace dcgan::train::posix {
+namespace dcgan::posix {
 namespace {
 
 int remove_entry(const char* path, const struct stat*, int, struct FTW*) {
@@ -69,4 +69,4 @@ std::string parent_dir(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-}  // namespace dcgan::train::posix
+}  // namespace dcgan::posix
