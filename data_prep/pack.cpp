@@ -19,6 +19,7 @@
 #include "dcgan/common/str.h"
 #include "dcgan/data/schema.h"
 #include "pipeline.h"
+#include "rank_status.h"
 #include "shard_writer.h"
 
 namespace dcgan::prep {
@@ -29,29 +30,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kBlockItems = 512;  // items decoded per parallel step; fixed for determinism
-
-json error_status(int code, const std::string& message) {
-  return {{"code", code}, {"error", message}};
-}
-
-json run_guarded_json(const std::function<json()>& body) {
-  try {
-    return body();
-  } catch (const Error& e) {
-    return error_status(static_cast<int>(e.code()), e.what());
-  } catch (const std::exception& e) {
-    return error_status(1, e.what());
-  }
-}
-
-void throw_status(const json& status) {
-  const int code = status.value("code", 0);
-  if (code == 0) return;
-  const std::string message = status.value("error", std::string("unknown error"));
-  if (code == static_cast<int>(ExitCode::kUsage)) throw UsageError(message);
-  if (code == static_cast<int>(ExitCode::kData)) throw DataError(message);
-  throw Error(message);
-}
 
 // Refuses a non-empty --out unless --overwrite; then the old manifest goes first, so a crash
 // from here on leaves a directory that no reader accepts.
@@ -226,23 +204,17 @@ json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int wor
   return {{"code", 0}, {"shards", results}};
 }
 
-// Rank 0: the first error by rank, or the manifest written and the summary.
+// Rank 0: every rank's distinct error (merge_statuses), or the manifest written and the summary.
 json finish_on_root(const PackOptions& o, const Source& src, const std::vector<std::string>& parts,
                     Clock::time_point start) {
+  std::vector<json> by_rank;
+  for (const auto& p : parts) by_rank.push_back(json::parse(p));
+  const json failed = merge_statuses(by_rank);
+  if (failed["code"] != 0) return failed;
   data::Manifest m;
   std::vector<json> shards;
-  json first_error;
-  for (const auto& p : parts) {
-    const json r = json::parse(p);
-    if (r.value("code", 0) != 0) {
-      if (first_error.is_null() ||
-          r.value("shard", int64_t{-1}) < first_error.value("shard", int64_t{-1}))
-        first_error = r;
-      continue;
-    }
+  for (const auto& r : by_rank)
     for (const auto& s : r["shards"]) shards.push_back(s);
-  }
-  if (!first_error.is_null()) return first_error;  // the earliest failing shard in source order
   std::sort(shards.begin(), shards.end(),
             [](const json& a, const json& b) { return a["shard"] < b["shard"]; });
   int64_t bytes = 0;

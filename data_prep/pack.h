@@ -28,7 +28,7 @@ struct PackOptions {
   std::string command;            // recorded in the manifest
 };
 
-// How ranks talk during pack; the MPI implementation lives in prep_main, tests use LocalComm.
+// How ranks talk during pack; MpiPackComm (mpi_comm.h) under mpirun, tests use LocalComm.
 class PackComm {
  public:
   virtual ~PackComm() = default;
@@ -56,7 +56,8 @@ struct PackSummary {
 };
 
 // Packs on every rank of `comm`; rank 0 writes the manifest last (atomically). Every rank
-// returns the same summary or throws the same error class (DataError exit 3, UsageError exit 2).
+// returns the same summary or throws the same error (DataError exit 3, UsageError exit 2), whose
+// message holds each rank's distinct error once (merge_statuses in rank_status.h).
 PackSummary pack(const PackOptions& options, PackComm& comm);
 
 // Default K for --images-per-shard 0.

@@ -19,17 +19,28 @@ inline void set_defaults(CLI::App& app) {
       CLI::MultiOptionPolicy::TakeLast);
 }
 
+// Parses the command line: true to go on, false after --help (printed; end with 0). A bad option
+// throws UsageError naming it ("... (see <tool> --help)"), for a caller that reports errors itself.
+inline bool parse_or_throw(CLI::App& app, int argc, char** argv, const char* tool) {
+  try {
+    app.parse(argc, argv);
+    return true;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) throw UsageError(str(e.what(), " (see ", tool, " --help)"));
+    app.exit(e);  // --help
+    return false;
+  }
+}
+
 // Parses the command line. Returns nothing to go on, or the exit code to end with: 0 after
 // --help, 2 after one error line naming the option ("<tool>: error: ... (see <tool> --help)").
 inline std::optional<int> parse(CLI::App& app, int argc, char** argv, const char* tool) {
   try {
-    app.parse(argc, argv);
-    return std::nullopt;
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    if (parse_or_throw(app, argc, argv, tool)) return std::nullopt;
+    return 0;
+  } catch (const UsageError& e) {
     log::init({});
-    return run_guarded(
-        tool, [&]() -> int { throw UsageError(str(e.what(), " (see ", tool, " --help)")); });
+    return run_guarded(tool, [&]() -> int { throw e; });
   }
 }
 

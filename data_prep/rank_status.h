@@ -1,0 +1,39 @@
+// One rank's outcome as a small JSON status, and one outcome for the job from every rank's: each
+// distinct error once, naming the ranks that hit it (Note [Errors under mpirun], prep_main.cpp).
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pack.h"
+
+namespace dcgan::prep {
+
+// {"code": 0}, or {"code": <exit code>, "error": <message>}; a failed shard adds "shard".
+nlohmann::json error_status(int code, const std::string& message);
+
+// Runs `body`; an exception becomes an error status with its documented exit code.
+nlohmann::json run_guarded_json(const std::function<nlohmann::json()>& body);
+
+// Throws a failed status as its typed error (UsageError, DataError, Error); nothing for code 0.
+void throw_status(const nlohmann::json& status);
+
+// "rank 3", "ranks 0,2", "ranks 0-5,7" (ranks ascending).
+std::string rank_list(const std::vector<int>& ranks);
+
+// The job's status from every rank's (index = rank): {"code": 0} when none failed. Ranks that
+// failed with the same message share one line, "rank 1: <message>", without the prefix when
+// every rank hit it. Lines go in source order of their earliest failing shard (errors outside
+// any shard first), at most kMaxErrorLines of them; the code is the first line's.
+nlohmann::json merge_statuses(const std::vector<nlohmann::json>& by_rank);
+constexpr size_t kMaxErrorLines = 8;
+
+// run_guarded for every rank of `comm` (a collective: every rank calls it once). Each rank runs
+// `body`; rank 0 gathers the outcomes, prints each distinct error once (report_error) and only
+// then releases the others, since a launcher ends the whole job as soon as one rank exits
+// non-zero. Returns the job's exit code on every rank.
+int run_guarded_on_ranks(const char* tool, PackComm& comm, const std::function<int()>& body);
+
+}  // namespace dcgan::prep
