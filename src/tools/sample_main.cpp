@@ -29,8 +29,6 @@ struct SampleOptions {
   bool no_ema = false;      // the raw decoder even when the checkpoint has its EMA
 };
 
-constexpr int64_t kGridWidth = 8;
-
 // A checkpoint that cannot be found or read is a data error (exit 3) naming the path, whatever
 // layer noticed it: the checkpoint API (UsageError for "no checkpoint here") or torch's loader.
 using Loaded = dcgan::train::SamplingModels;
@@ -49,7 +47,7 @@ Loaded load(const std::string& path, bool with_encoder, bool ema) {
 // [n, nz, 1, 1] latents and the grid's row length.
 std::pair<torch::Tensor, int64_t> latents(const SampleOptions& o, int64_t nz) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(o.seed));
-  if (o.interpolate == 0) return {torch::randn({o.n, nz, 1, 1}, gen), 8};
+  if (o.interpolate == 0) return {torch::randn({o.n, nz, 1, 1}, gen), dcgan::train::kGridColumns};
   const int64_t k = o.interpolate, rows = std::max<int64_t>(1, o.n / k);
   const auto from = torch::randn({rows, 1, nz}, gen), to = torch::randn({rows, 1, nz}, gen);
   const auto t = torch::linspace(0.0, 1.0, k).view({1, k, 1});
@@ -92,7 +90,8 @@ int sample(const SampleOptions& o) {
     const torch::Tensor images = data_images(o.reconstruct, o.n, loaded.info.shape);
     // Each row of up to 8 images over the row of their reconstructions (the VAE's from mu).
     const torch::Tensor recon = loaded.decoder->forward(loaded.encoder->encode(images).mu);
-    train::save_grid_png(train::reconstruction_rows(images, recon, kGridWidth), o.out, kGridWidth);
+    train::save_grid_png(train::reconstruction_rows(images, recon, train::kGridColumns), o.out,
+                         train::kGridColumns);
     log::info(str("wrote ", images.size(0), " images over their ", loaded.info.model,
                   " reconstructions to ", o.out));
     return 0;

@@ -17,7 +17,6 @@ namespace dcgan::train {
 namespace {
 
 constexpr int64_t kReconstructed = 32;  // images of the recon grid, each over its reconstruction
-constexpr int64_t kGridWidth = 8;
 
 std::vector<torch::Tensor> concat(std::vector<torch::Tensor> a,
                                   const std::vector<torch::Tensor>& b) {
@@ -55,7 +54,7 @@ class AutoencoderRecipe final : public Recipe {
     timer_ = context.timer;
     nz_ = config.nz;
     int64_t n = std::min<int64_t>(kReconstructed, context.reference.size(0));
-    if (n >= kGridWidth) n -= n % kGridWidth;
+    if (n >= kGridColumns) n -= n % kGridColumns;
     reference_ = context.reference.narrow(0, 0, n).to(context.device);
   }
 
@@ -135,17 +134,17 @@ class AutoencoderRecipe final : public Recipe {
 
   void report(int64_t step) override { guard_.report(step); }
 
-  std::vector<SampleGrid> samples(int64_t step) override {
+  std::vector<SampleGrid> samples() override {
     torch::NoGradGuard no_grad;
     encoder_->eval();
     decoder_->eval();
     std::vector<SampleGrid> grids;
     // Rows of originals, each over the row of their reconstructions (the VAE's from mu).
     const torch::Tensor recon = decoder_->forward(encoder_->encode(reference_).mu);
-    const int64_t width = std::min<int64_t>(kGridWidth, reference_.size(0));
-    grids.push_back({numbered_name("recon", step) + ".png",
-                     reconstruction_rows(reference_, recon, width), width});
-    if (variational_) grids.push_back({step_name(step) + ".png", decode(fixed_noise_)});
+    const int64_t width = std::min<int64_t>(kGridColumns, reference_.size(0));
+    grids.push_back(
+        {GridKind::kReconstructions, reconstruction_rows(reference_, recon, width), width});
+    if (variational_) grids.push_back({GridKind::kSamples, decode(fixed_noise_)});
     encoder_->train();
     decoder_->train();
     return grids;

@@ -143,4 +143,14 @@ torch::Tensor read_training_images(data::ShardDataset& dataset, const std::vecto
   return to_training_batch(images, device);
 }
 
+BatchSource::BatchSource(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch,
+                         int64_t batch, const torch::Device& device, bool on_device) {
+  if (on_device) {
+    on_device_ = std::make_unique<DeviceBatches>(dataset, std::move(sampler), epoch, batch, device);
+  } else {
+    loader_ = std::make_unique<BatchLoader>(dataset, std::move(sampler), epoch, batch,
+                                            /*pin=*/device.is_cuda());
+  }
+}
+
 }  // namespace dcgan::train

@@ -76,8 +76,8 @@ class DcganRecipe final : public Recipe {
   }
   void report(int64_t step) override { step_->report(step); }
   double step_flops_per_image() const override { return flops_; }
-  std::vector<SampleGrid> samples(int64_t step) override {
-    return {{step_name(step) + ".png", decode(fixed_noise_)}};
+  std::vector<SampleGrid> samples() override {
+    return {{GridKind::kSamples, decode(fixed_noise_)}};
   }
 
   torch::Tensor decode(const torch::Tensor& codes) override {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -76,6 +77,18 @@ class DeviceBatches {
   int64_t batch_size_ = 0;
   int64_t indexed_epoch_ = -1;
   torch::Tensor epoch_index_;  // int64 [batches_per_epoch * batch] on the device
+};
+
+// The training batches: the reader thread, or the data set on the device (--data-on-device).
+class BatchSource {
+ public:
+  BatchSource(data::ShardDataset& dataset, data::EpochSampler sampler, int64_t epoch, int64_t batch,
+              const torch::Device& device, bool on_device);
+  HostBatch next() { return on_device_ ? on_device_->next() : loader_->next(); }
+
+ private:
+  std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<DeviceBatches> on_device_;
 };
 
 // uint8 HWC -> float NCHW in [-1, 1] on `device`, as torchvision's ToTensor + Normalize(0.5, 0.5)

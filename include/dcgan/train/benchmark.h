@@ -7,6 +7,7 @@
 // optimizer (the non-finite check and Adam), other.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 
 #include <torch/torch.h>
 
+#include "dcgan/distributed/communicator.h"
 #include "dcgan/train/config.h"
 #include "dcgan/train/precision.h"
 
@@ -97,5 +99,26 @@ struct BenchmarkFigures {
 // The benchmark's table, then one machine-readable line starting with "benchmark:".
 std::string benchmark_table(const TrainConfig& config, const RunShape& shape, int64_t warmup,
                             int64_t steps, const BenchmarkFigures& figures);
+
+class BatchSource;
+class Recipe;
+class StepRunner;
+struct TrainCursor;
+
+// What a benchmark runs on: the trainer's parts, set up as for training.
+struct BenchmarkRun {
+  const TrainConfig& config;
+  const RunShape& shape;
+  distributed::Communicator& comm;
+  Recipe& recipe;
+  StepRunner& runner;
+  BatchSource& batches;
+  TrainCursor& cursor;
+  const std::atomic<int>* stop = nullptr;  // a signal ends the benchmark with no figures
+};
+
+// --benchmark STEPS: a warm-up, STEPS timed steps, STEPS steps with each phase timed (eager
+// only), then the table (rank 0). Writes nothing into the run directory; returns 0.
+int run_benchmark(const BenchmarkRun& run);
 
 }  // namespace dcgan::train

@@ -114,6 +114,14 @@ struct RunShape {
   std::string device;  // resolved: "cpu" or "cuda:N"
 };
 
+// The run's length and rhythm, derived at start from the options, the data and the device.
+struct RunPlan {
+  int64_t batches_per_epoch = 0;
+  int64_t total_steps = 0;
+  int64_t epochs = 0;      // E of the console's [e/E]
+  int64_t sync_every = 1;  // --sync-every, resolved by device
+};
+
 // Replaces kModelDefault in lr and beta1 by the model's value in the model registry: dcgan lr
 // 2e-4, beta1 0.5 (the tutorial's); ae and vae lr 1e-3, beta1 0.9. Other models are left for
 // validate_config to refuse.

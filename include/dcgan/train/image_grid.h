@@ -10,12 +10,16 @@
 
 namespace dcgan::train {
 
+// Images per row of every grid (save_image's default): sample grids, real.png, dcgan-sample.
+inline constexpr int64_t kGridColumns = 8;
+
 // images [N, C, H, W] (C 1 or 3, any device/float dtype), values meant to lie in [-1, 1] ->
 // uint8 grid [3, rows*(H+padding)+padding, cols*(W+padding)+padding] on the CPU, cols =
 // min(nrow, N), rows = ceil(N / cols). As torchvision: values are clamped to [-1, 1] and mapped
 // by (x + 1) / 2, then to bytes by floor(v * 255 + 0.5); one channel is replicated to three; the
 // padding is 0 (black); a single image gets no padding at all.
-torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2);
+torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = kGridColumns,
+                        int64_t padding = 2);
 
 // The bytes save_image writes for images [N, C, H, W] in [-1, 1] (any device and float dtype):
 // clamped to [-1, 1], mapped by (x + 1) / 2, then floor(v * 255 + 0.5); uint8 [N, C, H, W] on
@@ -37,7 +41,7 @@ struct PngImage {
 
 // make_grid, encoded as an 8-bit RGB PNG and written atomically (temp file, fsync, rename);
 // returns what it wrote. Throws Error naming the path when the file cannot be written.
-PngImage save_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8,
-                       int64_t padding = 2);
+PngImage save_grid_png(const torch::Tensor& images, const std::string& path,
+                       int64_t nrow = kGridColumns, int64_t padding = 2);
 
 }  // namespace dcgan::train

@@ -20,6 +20,7 @@
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/train/benchmark.h"
 #include "dcgan/train/config.h"
+#include "dcgan/train/image_grid.h"
 
 namespace dcgan::train {
 
@@ -46,11 +47,17 @@ struct StepResult {
   torch::Tensor skipped;
 };
 
-// One sample grid of the current weights: samples/<file> in the run directory.
+// What a sample grid shows. The Reporter names its file and TensorBoard tag (reporter.h).
+enum class GridKind {
+  kSamples,          // decoded fixed noise: samples/step-NNNNNN.png, tag "samples"
+  kReconstructions,  // originals over their reconstructions: samples/recon-NNNNNN.png, tag "recon"
+};
+
+// One sample grid of the current weights.
 struct SampleGrid {
-  std::string file;      // e.g. step-000500.png, recon-000500.png
-  torch::Tensor images;  // float [-1, 1] NCHW
-  int64_t nrow = 8;      // images per grid row
+  GridKind kind = GridKind::kSamples;
+  torch::Tensor images;         // float [-1, 1] NCHW
+  int64_t nrow = kGridColumns;  // images per grid row
 };
 
 class Recipe {
@@ -78,7 +85,7 @@ class Recipe {
   virtual void report(int64_t step) = 0;
   // The grids of the current weights at `step`, rendered in eval mode (the running statistics
   // are used, not updated). Every rank calls it: sync-BN layers are collectives.
-  virtual std::vector<SampleGrid> samples(int64_t step) = 0;
+  virtual std::vector<SampleGrid> samples() = 0;
   // The images the model's decoder (DCGAN's generator, the AE/VAE decoder) makes of N(0, 1)
   // codes [B, nz, 1, 1] on the training device, float [-1, 1] NCHW, in eval mode (the running
   // statistics are used, not updated): what FD during training measures. Every rank calls it.

@@ -42,9 +42,10 @@ class MetricsLog {
   std::FILE* file_ = nullptr;
 };
 
-// Renders float [-1, 1] NCHW images as the 8-wide grid with 2-pixel padding (save_image's
-// mapping) into a PNG, written atomically, `nrow` images per row.
-PngImage write_grid_png(const torch::Tensor& images, const std::string& path, int64_t nrow = 8);
+// Renders float [-1, 1] NCHW images as the grid with 2-pixel padding (save_image's mapping) into
+// a PNG, written atomically, `nrow` images per row.
+PngImage write_grid_png(const torch::Tensor& images, const std::string& path,
+                        int64_t nrow = kGridColumns);
 
 // "<prefix>-000123": the one way a step is numbered in a name (checkpoint directories, grids).
 std::string numbered_name(const std::string& prefix, int64_t step);
