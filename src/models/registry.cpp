@@ -32,7 +32,8 @@ std::vector<ModelSpec> make_specs() {
                   "",
                   false,
                   2e-4,
-                  0.5};
+                  0.5,
+                  "the tutorial"};
   ModelSpec ae{"ae",
                "autoencoder, MSE",
                {encoder(false), generator("decoder")},
@@ -41,7 +42,8 @@ std::vector<ModelSpec> make_specs() {
                "encoder",
                false,
                1e-3,
-               0.9};
+               0.9,
+               "Adam's own"};
   ModelSpec vae{"vae",
                 "variational autoencoder, SSE + beta KL",
                 {encoder(true), generator("decoder")},
@@ -50,7 +52,8 @@ std::vector<ModelSpec> make_specs() {
                 "encoder",
                 true,
                 1e-3,
-                0.9};
+                0.9,
+                "Adam's own"};
   return {dcgan, ae, vae};
 }
 

@@ -1,8 +1,9 @@
-// TrainConfig validation and its config.toml round trip through toml++. One field list
-// (for_each_field) drives the writer, the reader and the start-up table, so a new option cannot be
-// forgotten in one.
+// TrainConfig validation and its config.toml round trip through toml++. The option table
+// (option_table, options.cpp) drives the writer, the reader and the start-up table, so a new
+// option cannot be forgotten in one.
 #include "dcgan/train/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iomanip>
 #include <sstream>
@@ -16,58 +17,6 @@
 
 namespace dcgan::train {
 namespace {
-
-// Calls visit(key, field&) for every option in flag order; keys are the long flag names.
-template <class Config, class Visit>
-void for_each_field(Config& c, Visit&& visit) {
-  visit("data", c.data);
-  visit("out", c.out);
-  visit("model", c.model);
-  visit("nz", c.nz);
-  visit("ngf", c.ngf);
-  visit("ndf", c.ndf);
-  visit("init-from", c.init_from);
-  visit("batch-size", c.batch_size);
-  visit("epochs", c.epochs);
-  visit("steps", c.steps);
-  visit("time-limit", c.time_limit);
-  visit("lr", c.lr);
-  visit("beta1", c.beta1);
-  visit("beta2", c.beta2);
-  visit("real-label", c.real_label);
-  visit("beta", c.beta);
-  visit("ema-halflife-kimg", c.ema_halflife_kimg);
-  visit("seed", c.seed);
-  visit("log-every", c.log_every);
-  visit("sample-every", c.sample_every);
-  visit("ckpt-every", c.ckpt_every);
-  visit("keep", c.keep);
-  visit("eval-every", c.eval_every);
-  visit("eval-features", c.eval_features);
-  visit("eval-samples", c.eval_samples);
-  visit("optimizer", c.optimizer);
-  visit("precision", c.precision);
-  visit("channels-last", c.channels_last);
-  visit("device", c.device);
-  visit("threads", c.threads);
-  visit("backend", c.backend);
-  visit("bucket-mb", c.bucket_mb);
-  visit("overlap", c.overlap);
-  visit("sync-bn", c.sync_bn);
-  visit("check-every", c.check_every);
-  visit("on-nan", c.on_nan);
-  visit("sync-every", c.sync_every);
-  visit("comm-timeout", c.comm_timeout);
-  visit("cache-data", c.cache_data);
-  visit("data-on-device", c.data_on_device);
-  visit("cuda-graph", c.cuda_graph);
-  visit("deterministic", c.deterministic);
-  visit("detect-anomaly", c.detect_anomaly);
-  visit("check-nan", c.check_nan);
-  visit("debug-reduce-single-rank", c.debug_reduce_single_rank);
-  visit("verbose", c.verbose);
-  visit("progress", c.progress);
-}
 
 template <class Visit>
 void for_each_shape_field(RunShape& s, Visit&& visit) {
@@ -135,28 +84,59 @@ void read_value(const toml::node& node, bool* out, const std::string& origin,
   bad_value(origin, key, node, "true or false");
 }
 
-// Sets every field named in `table` (a config or a shape); unknown keys are refused.
-template <class Fields, class ForEach>
-void read_table(const toml::table& table, Fields& fields, ForEach for_each,
-                const std::string& origin) {
+[[noreturn]] void unknown_key(const std::string& origin, const toml::node& node,
+                              const std::string& key) {
+  throw UsageError(str(origin, ":", node.source().begin.line, ": unknown key '", key, "'"));
+}
+
+// Sets every option named in `table`; unknown keys (and per-invocation options) are refused.
+void read_options(const toml::table& table, TrainConfig* config, const std::string& origin) {
+  auto options = option_table(*config);
   for (auto&& [key, node] : table) {
     if (node.is_table()) continue;  // the caller reads sub-tables
-    bool found = false;
-    for_each(fields, [&](const char* name, auto& field) {
-      if (key.str() == name) {
-        read_value(node, &field, origin, name);
-        found = true;
-      }
+    const auto row = std::find_if(options.begin(), options.end(), [&](const auto& option) {
+      return option.first.saved && option.first.name == key.str();
     });
-    if (!found) {
-      throw UsageError(
-          str(origin, ":", node.source().begin.line, ": unknown key '", key.str(), "'"));
-    }
+    if (row == options.end()) unknown_key(origin, node, std::string(key.str()));
+    std::visit([&](auto* field) { read_value(node, field, origin, row->first.name); }, row->second);
+  }
+}
+
+// Sets every [run] field named in `table`; unknown keys are refused.
+void read_shape(const toml::table& table, RunShape* shape, const std::string& origin) {
+  for (auto&& [key, node] : table) {
+    bool found = false;
+    for_each_shape_field(*shape, [&](const char* name, auto& field) {
+      if (key.str() != name) return;
+      read_value(node, &field, origin, name);
+      found = true;
+    });
+    if (!found) unknown_key(origin, node, std::string(key.str()));
   }
 }
 
 void require(bool ok, const std::string& option, const std::string& why) {
   if (!ok) throw UsageError(str("--", option, " ", why));
+}
+
+// "a, b or c".
+std::string one_of_text(const std::vector<std::string>& choices) {
+  std::string text;
+  for (size_t i = 0; i < choices.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  return text;
+}
+
+// Every option with a fixed set of values holds one of them.
+void require_choices(const TrainConfig& config) {
+  TrainConfig copy = config;
+  for (const auto& [spec, field] : option_table(copy)) {
+    if (spec.choices.empty()) continue;
+    const std::string& value = *std::get<std::string*>(field);
+    const bool known =
+        std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end();
+    require(known, spec.name, str("must be ", one_of_text(spec.choices), ", got '", value, "'"));
+  }
 }
 
 }  // namespace
@@ -181,7 +161,7 @@ models::NetOptions net_options(const TrainConfig& config, const RunShape& shape)
 void validate_config(const TrainConfig& c) {
   require(!c.data.empty(), "data", "is required");
   require(!c.out.empty(), "out", "is required");
-  models::model_spec(c.model);  // refuses an unknown --model, naming the known ones
+  require_choices(c);  // --model, --precision, --device, ...: one of the table's values
   require(c.nz > 0 && c.ngf > 0 && c.ndf > 0, "nz/--ngf/--ndf", "must be positive");
   require(c.batch_size > 0, "batch-size", str("must be positive, got ", c.batch_size));
   require(c.epochs > 0 || c.steps > 0, "epochs", "or --steps must be positive");
@@ -206,20 +186,10 @@ void validate_config(const TrainConfig& c) {
   require(c.eval_every == 0 || !c.eval_features.empty(), "eval-every",
           "needs --eval-features (a TorchScript feature extractor)");
   require(c.eval_samples >= 2, "eval-samples", str("must be at least 2, got ", c.eval_samples));
-  require(c.device == "auto" || c.device == "cpu" || c.device == "cuda", "device",
-          str("must be auto, cpu or cuda, got '", c.device, "'"));
   require(c.threads >= 0, "threads", "must not be negative");
-  require(c.backend == "auto" || c.backend == "nccl" || c.backend == "mpi", "backend",
-          str("must be auto, nccl or mpi, got '", c.backend, "'"));
   require(c.bucket_mb > 0, "bucket-mb", "must be positive");
   require(c.check_every >= 0, "check-every", "must not be negative");
-  require(c.on_nan == "fail" || c.on_nan == "skip", "on-nan",
-          str("must be fail or skip, got '", c.on_nan, "'"));
   require(c.sync_every >= 0, "sync-every", "must not be negative (0 = by device)");
-  require(c.precision == "fp32" || c.precision == "tf32" || c.precision == "bf16", "precision",
-          str("must be fp32, tf32 or bf16, got '", c.precision, "'"));
-  require(c.optimizer == "fused" || c.optimizer == "torch", "optimizer",
-          str("must be fused or torch, got '", c.optimizer, "'"));
   if (c.cuda_graph) {  // what would put a host read or a host-side input into the captured step
     require(c.data_on_device, "cuda-graph",
             "needs --data-on-device (the graph's inputs and noise live on the GPU)");
@@ -245,7 +215,9 @@ void validate_config(const TrainConfig& c) {
 std::string config_to_toml(const TrainConfig& config, const RunShape& shape) {
   toml::table options;
   TrainConfig copy = config;
-  for_each_field(copy, [&](const char* key, auto& value) { options.insert(key, value); });
+  for (const auto& [spec, field] : option_table(copy)) {
+    if (spec.saved) std::visit([&](auto* value) { options.insert(spec.name, *value); }, field);
+  }
   toml::table run;
   RunShape shape_copy = shape;
   for_each_shape_field(shape_copy, [&](const char* key, auto& value) { run.insert(key, value); });
@@ -265,31 +237,31 @@ void config_from_toml(const std::string& text, const std::string& origin, TrainC
   } catch (const toml::parse_error& e) {
     throw UsageError(str(origin, ":", e.source().begin.line, ": ", e.description()));
   }
-  read_table(
-      table, *config, [](auto& c, auto v) { for_each_field(c, v); }, origin);
+  read_options(table, config, origin);
   for (auto&& [key, node] : table) {
     if (!node.is_table()) continue;
     if (key.str() != "run") {
       throw UsageError(
           str(origin, ":", node.source().begin.line, ": unknown table [", key.str(), "]"));
     }
-    read_table(
-        *node.as_table(), *shape, [](auto& s, auto v) { for_each_shape_field(s, v); }, origin);
+    read_shape(*node.as_table(), shape, origin);
   }
 }
 
 std::string config_table(const TrainConfig& config, const RunShape& shape) {
   std::ostringstream out;
-  auto row = [&](const char* key, const auto& value) {
+  auto row = [&](const std::string& key, const auto& value) {
     out << "\n  " << std::left << std::setw(16) << key << format_value(value);
   };
   out << "options:";
   TrainConfig copy = config;
-  for_each_field(copy, [&](const char* key, auto& value) { row(key, value); });
-  row("resume", copy.resume);
-  row("overwrite", copy.overwrite);
-  row("lock-wait", copy.lock_wait);
-  if (copy.benchmark > 0) row("benchmark", copy.benchmark);
+  const auto options = option_table(copy);
+  for (const bool saved : {true, false}) {  // the run's options, then this invocation's
+    for (const auto& [spec, field] : options) {
+      if (spec.saved != saved || (spec.name == "benchmark" && copy.benchmark == 0)) continue;
+      std::visit([&](auto* value) { row(spec.name, *value); }, field);
+    }
+  }
   RunShape shape_copy = shape;
   for_each_shape_field(shape_copy, [&](const char* key, auto& value) { row(key, value); });
   row("global-batch", config.batch_size * shape.world_size);

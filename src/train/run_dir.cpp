@@ -1,9 +1,14 @@
-// claim_run_dir: the lock, then the fresh-run refusal or --overwrite's move aside.
+// claim_run_dir: the lock, then the fresh-run refusal or --overwrite's move aside; the check that
+// every rank sees the run directory.
 #include "dcgan/train/run_dir.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
+#include <random>
 
+#include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/posix_fs.h"
@@ -87,6 +92,41 @@ FileLock claim_run_dir(const RunDirRequest& request) {
             dir, ".old-<time>)"));
   }
   return lock;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
+void check_shared_run_dir(const std::string& out, const distributed::MpiSession& session) {
+  if (session.world_size() == 1) return;
+  const std::string path = out + "/logs/run-token";
+  std::string token;
+  if (session.rank() == 0) {
+    std::random_device random;
+    token = str(host_name(), "-", ::getpid(), "-", std::hex, random(), random());
+    write_file_atomic(path, token);
+  }
+  token = session.broadcast(token, 0);
+  std::string seen = token;
+  if (session.rank() != 0) {
+    try {
+      seen = read_file(path);
+    } catch (const Error&) {
+      seen.clear();
+    }
+  }
+  if (seen != token) {
+    throw UsageError(str("rank ", session.rank(), " on host ", host_name(),
+                         " does not see the run directory ", out, " that rank 0 writes (",
+                         seen.empty() ? "no " + path : path + " differs",
+                         ") HINT: the run directory must be on a file system every node sees"));
+  }
+  // No rank goes on, rank 0 writing the run's files least of all, before every rank has looked:
+  // a rank that throws above ends the job while the others wait here.
+  session.barrier();
 }
 
 }  // namespace dcgan::train

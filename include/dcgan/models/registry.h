@@ -36,6 +36,7 @@ struct ModelSpec {
   bool variational = false;         // the encoder has a log-variance head (the VAE)
   double lr = 0;                    // the default Adam settings of --lr and --beta1
   double beta1 = 0;
+  std::string adam_source;  // where those come from, for --help
 
   bool has_encoder() const { return !encoder.empty(); }
   std::string decoder_ema() const { return decoder + "_ema"; }

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <variant>
+#include <vector>
 
 namespace dcgan::models {
 struct NetOptions;  // models/dcgan.h: this header stays torch-free
@@ -102,6 +105,25 @@ struct TrainConfig {
   bool verbose = false;
   bool progress = false;  // rank 0's progress line even where its stderr is no terminal (mpirun)
 };
+
+// The option table: one row per option of TrainConfig, in --help order. It drives dcgan-train's
+// flags and --help, config.toml (written and read back), the validation of values with a fixed
+// set, and the start-up table, so an option is written down once.
+struct OptionSpec {
+  std::string name;                  // the long flag without "--", and the config.toml key
+  std::string help;                  // one line of --help
+  std::vector<std::string> choices;  // the values it takes; empty: any of its type
+  std::string value_name;            // shown in --help instead of the type ("SECONDS"); "" none
+  std::string default_text;          // shown in --help instead of the default; "" none
+  bool required = false;
+  bool saved = true;  // in config.toml; false: it describes one invocation (--resume, ...)
+};
+
+// A pointer to an option's field.
+using OptionField = std::variant<std::string*, int64_t*, double*, bool*>;
+
+// Every option of `config`, in --help order, each with its field.
+std::vector<std::pair<OptionSpec, OptionField>> option_table(TrainConfig& config);
 
 // --sync-every 0 on CUDA.
 inline constexpr int64_t kSyncEveryCuda = 20;

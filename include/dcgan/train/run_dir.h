@@ -5,6 +5,7 @@
 #include <string>
 
 #include "dcgan/common/file_lock.h"
+#include "dcgan/distributed/mpi_session.h"
 
 namespace dcgan::train {
 
@@ -23,5 +24,14 @@ struct RunDirRequest {
 // deleting anything. A lock still held after the wait is a UsageError naming the holder's host and
 // PID. Where the file system refuses flock it warns once and returns a lock that holds nothing.
 FileLock claim_run_dir(const RunDirRequest& request);
+
+// This machine's host name.
+std::string host_name();
+
+// Every rank must see the run directory rank 0 writes (checkpoints, logs, the resume's files):
+// rank 0 writes a fresh token into <out>/logs/run-token and sends it to every rank, which must
+// read the same from its own view of the path. UsageError (exit 2) naming the rank and host
+// otherwise, at start, before any training. Every rank calls it.
+void check_shared_run_dir(const std::string& out, const distributed::MpiSession& session);
 
 }  // namespace dcgan::train

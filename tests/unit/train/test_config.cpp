@@ -1,5 +1,8 @@
-// TrainConfig: config.toml round trip, refusal of bad files, validation messages.
+// TrainConfig: config.toml round trip, refusal of bad files, validation messages, the option table.
 #include <gtest/gtest.h>
+
+#include <set>
+#include <variant>
 
 #include "dcgan/common/errors.h"
 #include "dcgan/train/config.h"
@@ -101,6 +104,44 @@ TEST(TrainConfig, ValidationNamesTheOption) {
   c.batch_size = 8;
   c.on_nan = "ignore";
   EXPECT_THROW(validate_config(c), UsageError);
+}
+
+TEST(OptionTable, NamesEachOptionOnceWithItsKind) {
+  TrainConfig config;
+  const auto table = option_table(config);
+  std::set<std::string> names;
+  std::vector<std::string> required, per_invocation;
+  for (const auto& [spec, field] : table) {
+    EXPECT_TRUE(names.insert(spec.name).second) << spec.name << " twice";
+    EXPECT_FALSE(spec.help.empty()) << spec.name;
+    // A fixed set of values is a string option's.
+    if (!spec.choices.empty())
+      EXPECT_TRUE(std::holds_alternative<std::string*>(field)) << spec.name;
+    if (spec.required) required.push_back(spec.name);
+    if (!spec.saved) per_invocation.push_back(spec.name);
+  }
+  EXPECT_EQ(table.size(), 51u);
+  EXPECT_EQ(required, (std::vector<std::string>{"data", "out"}));
+  EXPECT_EQ(per_invocation,
+            (std::vector<std::string>{"resume", "overwrite", "benchmark", "lock-wait"}));
+  // The rows point into `config`: a write through the table is a write of the field.
+  for (const auto& [spec, field] : table) {
+    if (spec.name == "batch-size") *std::get<int64_t*>(field) = 7;
+  }
+  EXPECT_EQ(config.batch_size, 7);
+}
+
+TEST(OptionTable, RefusesAValueOutsideItsChoices) {
+  TrainConfig config;
+  config.data = "d";
+  config.out = "o";
+  config.precision = "fp8";
+  try {
+    validate_config(config);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--precision must be fp32, tf32 or bf16, got 'fp8'");
+  }
 }
 
 }  // namespace
