@@ -1,6 +1,8 @@
 // The TorchScript feature extractor, the features of N images over the ranks, and the cache.
 #include "dcgan/eval/features.h"
 
+#include <cstdlib>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +121,14 @@ void save_cached_stats(const std::string& path, const FeatureStats& stats) {
                                 {"outer", stats.outer}};
   if (stats.features.defined()) tensors.emplace_back("features", stats.features);
   interop::save_state_dict(path, tensors);
+}
+
+std::string default_stats_cache_dir() {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string base =
+      xdg != nullptr && *xdg != 0 ? xdg : std::string(home ? home : ".") + "/.cache";
+  return base + "/dcgan-dist/eval-stats";
 }
 
 }  // namespace dcgan::eval

@@ -2,10 +2,8 @@
 // decoder generates (or a second packed data set) and a packed data set, with features from a
 // TorchScript extractor. Under mpirun the ranks share the feature extraction.
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <iomanip>
-#include <sstream>
 #include <string>
 
 #include <torch/torch.h>
@@ -14,16 +12,13 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/main_guard.h"
-#include "dcgan/common/posix_fs.h"
 #include "dcgan/common/sha256.h"
 #include "dcgan/common/str.h"
-#include "dcgan/data/dataset.h"
 #include "dcgan/distributed/communicator.h"
 #include "dcgan/distributed/mpi_session.h"
 #include "dcgan/distributed/rank_guard.h"
+#include "dcgan/eval/evaluation.h"
 #include "dcgan/eval/features.h"
-#include "dcgan/eval/metrics.h"
-#include "dcgan/train/checkpoint.h"
 #include "dcgan/train/device.h"
 #include "dcgan/train/eval_images.h"
 
@@ -49,27 +44,21 @@ struct EvalOptions {
   bool no_ema = false;  // the raw decoder even when the checkpoint has its EMA
 };
 
-std::string default_cache_dir() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  const std::string base =
-      xdg != nullptr && *xdg != 0 ? xdg : std::string(home ? home : ".") + "/.cache";
-  return base + "/dcgan-dist/eval-stats";
-}
-
-std::string number(double v) {
-  std::ostringstream out;
-  out << std::setprecision(10) << v;
-  return out.str();
-}
-
-void require_same_shape(const dcgan::data::ShardDataset& real, int64_t size, int64_t channels,
-                        const std::string& what) {
-  if (real.image_size() != size || real.channels() != channels) {
-    throw dcgan::UsageError(dcgan::str(what, " has ", size, "x", size, "x", channels,
-                                       " images, but --real has ", real.image_size(), "x",
-                                       real.image_size(), "x", real.channels()));
+// The fake images: --ckpt's decoder (its EMA unless --no-ema) of seeded codes, or --fake's; of
+// the real images' shape.
+dcgan::train::ImageSet fake_images(const EvalOptions& o, const dcgan::train::ImageSet& real,
+                                   const torch::Device& device) {
+  using namespace dcgan;
+  train::ImageSet fake =
+      o.ckpt.empty() ? train::data_set_images(o.fake, device, o.samples)
+                     : train::checkpoint_images(o.ckpt, device, !o.no_ema, o.samples, o.seed);
+  if (real.image_size != fake.image_size || real.channels != fake.channels) {
+    throw UsageError(str(o.ckpt.empty() ? "--fake " + o.fake : "the checkpoint", " has ",
+                         fake.image_size, "x", fake.image_size, "x", fake.channels,
+                         " images, but --real has ", real.image_size, "x", real.image_size, "x",
+                         real.channels));
   }
+  return fake;
 }
 
 int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session) {
@@ -87,85 +76,23 @@ int evaluate(const EvalOptions& o, const dcgan::distributed::MpiSession& session
   auto comm = distributed::make_communicator(comm_config, session, device);
   eval::FeatureExtractor extractor(o.features, device);
 
-  data::ShardDataset real(o.real);
-  const int64_t n_real =
-      o.real_samples > 0 ? std::min(o.real_samples, real.image_count()) : real.image_count();
-  // The real statistics: from the cache when rank 0 finds them there, else extracted by every
-  // rank and cached by rank 0.
-  const std::string cache_dir = o.cache.empty() ? default_cache_dir() : o.cache;
-  const std::string cache = eval::stats_cache_path(
-      cache_dir, sha256_file(o.real + "/manifest.json"), extractor.sha256(), n_real);
-  eval::FeatureStats real_stats;
-  torch::Tensor hit = torch::zeros({1}, torch::kInt32);
-  if (comm->rank() == 0 && !o.no_cache && eval::load_cached_stats(cache, want_kid, &real_stats))
-    hit.fill_(1);
-  comm->broadcast(hit, 0);
-  if (hit.item<int32_t>() == 1) {
-    if (comm->rank() == 0) log::info(str("real statistics from ", cache));
-  } else {
-    real_stats = eval::extract_features(extractor, n_real, o.batch_size,
-                                        train::dataset_images(real, device), *comm, want_kid);
-    if (comm->rank() == 0 && !o.no_cache) {
-      posix::make_dirs(cache_dir);
-      eval::save_cached_stats(cache, real_stats);
-      log::info(str("cached the real statistics in ", cache));
-    }
-  }
-
-  eval::FeatureStats fake_stats;
-  int64_t n_fake = o.samples;
-  std::string fake_what;
-  if (!o.ckpt.empty()) {
-    models::Generator decoder{nullptr};
-    train::CheckpointInfo info;
-    try {
-      const std::string dir = train::resolve_checkpoint_dir(o.ckpt);
-      decoder = train::load_generator(dir, device, !o.no_ema);  // verifies first
-      info = train::read_checkpoint_info(dir);
-    } catch (const DataError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw train::checkpoint_read_error(o.ckpt, e);
-    }
-    require_same_shape(real, info.shape.image_size, info.shape.channels, "the checkpoint");
-    const bool ema = models::is_ema_module(train::decoder_module(info, !o.no_ema));
-    fake_what = str(info.model, " step ", info.cursor.step, ema ? " (EMA)" : "");
-    fake_stats = eval::extract_features(
-        extractor, n_fake, o.batch_size,
-        train::decoded_images([&](const torch::Tensor& z) { return decoder->forward(z); }, n_fake,
-                              info.net_options().nz, static_cast<uint64_t>(o.seed), device),
-        *comm, want_kid);
-  } else {
-    data::ShardDataset fake(o.fake);
-    require_same_shape(real, fake.image_size(), fake.channels(), "--fake " + o.fake);
-    n_fake = std::min(n_fake, fake.image_count());
-    fake_what = o.fake;
-    fake_stats = eval::extract_features(extractor, n_fake, o.batch_size,
-                                        train::dataset_images(fake, device), *comm, want_kid);
-  }
+  const train::ImageSet real =
+      train::data_set_images(o.real, device, o.real_samples > 0 ? o.real_samples : INT64_MAX);
+  const std::string cache =
+      o.no_cache ? ""
+                 : eval::stats_cache_path(
+                       o.cache.empty() ? eval::default_stats_cache_dir() : o.cache,
+                       sha256_file(o.real + "/manifest.json"), extractor.sha256(), real.count);
+  const eval::FeatureStats real_stats = eval::real_statistics(extractor, real.count, o.batch_size,
+                                                              real.images, *comm, cache, want_kid);
+  const train::ImageSet fake = fake_images(o, real, device);
+  const eval::FeatureStats fake_stats =
+      eval::extract_features(extractor, fake.count, o.batch_size, fake.images, *comm, want_kid);
+  eval::EvalReport report{o.real, real.count, fake.what, fake.count, o.features, extractor.sha256(),
+                          0,      o.seed,     {},        {}};
   if (comm->rank() != 0) return 0;
-
-  std::ostringstream json;
-  json << "{\"real\": \"" << o.real << "\", \"real_samples\": " << n_real << ", \"fake\": \""
-       << fake_what << "\", \"fake_samples\": " << n_fake << ", \"features\": \"" << o.features
-       << "\", \"features_sha256\": \"" << extractor.sha256() << "\", \"dim\": " << real_stats.dim()
-       << ", \"seed\": " << o.seed;
-  std::ostringstream lines;
-  if (want_fd) {
-    const double fd = eval::frechet_distance(eval::moments(real_stats), eval::moments(fake_stats));
-    lines << "FD " << number(fd) << "\n";
-    json << ", \"fd\": " << number(fd);
-  }
-  if (want_kid) {
-    const eval::Kid kid =
-        eval::kernel_inception_distance(real_stats.features, fake_stats.features, o.kid_subsets,
-                                        o.kid_subset_size, static_cast<uint64_t>(o.seed));
-    lines << "KID " << number(kid.mean) << " ± " << number(kid.std) << "\n";
-    json << ", \"kid\": " << number(kid.mean) << ", \"kid_std\": " << number(kid.std)
-         << ", \"kid_subsets\": " << kid.subsets << ", \"kid_subset_size\": " << kid.subset_size;
-  }
-  json << "}\n";
-  const std::string text = o.json ? json.str() : lines.str();
+  eval::score(real_stats, fake_stats, want_fd, want_kid, o.kid_subsets, o.kid_subset_size, &report);
+  const std::string text = o.json ? eval::report_json(report) : eval::report_text(report);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
   return 0;

@@ -76,14 +76,9 @@ std::string model_json(const dcgan::train::CheckpointInfo& info,
 // A checkpoint that cannot be found or read is a data error (exit 3) naming the path, whatever
 // layer noticed it, as in dcgan-sample.
 dcgan::train::CheckpointModules load(const std::string& path, bool ema) {
-  try {
-    return dcgan::train::load_checkpoint_modules(dcgan::train::resolve_checkpoint_dir(path),
-                                                 torch::kCPU, ema);  // verifies first
-  } catch (const dcgan::DataError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw dcgan::train::checkpoint_read_error(path, e);
-  }
+  return dcgan::train::open_user_checkpoint(path, [&](const std::string& dir) {
+    return dcgan::train::load_checkpoint_modules(dir, torch::kCPU, ema);  // verifies first
+  });
 }
 
 int export_checkpoint(const ExportOptions& o) {

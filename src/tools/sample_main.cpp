@@ -34,14 +34,9 @@ struct SampleOptions {
 using Loaded = dcgan::train::SamplingModels;
 
 Loaded load(const std::string& path, bool with_encoder, bool ema) {
-  try {
-    return dcgan::train::load_sampling_models(dcgan::train::resolve_checkpoint_dir(path),
-                                              torch::kCPU, with_encoder, ema);  // verifies first
-  } catch (const dcgan::DataError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw dcgan::train::checkpoint_read_error(path, e);
-  }
+  return dcgan::train::open_user_checkpoint(path, [&](const std::string& dir) {
+    return dcgan::train::load_sampling_models(dir, torch::kCPU, with_encoder, ema);
+  });
 }
 
 // [n, nz, 1, 1] latents and the grid's row length.

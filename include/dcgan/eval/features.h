@@ -50,6 +50,9 @@ FeatureStats extract_features(FeatureExtractor& extractor, int64_t n, int64_t ba
 std::string stats_cache_path(const std::string& dir, const std::string& manifest_sha256,
                              const std::string& extractor_sha256, int64_t n);
 
+// $XDG_CACHE_HOME/dcgan-dist/eval-stats (~/.cache/... without it): dcgan-eval's default cache.
+std::string default_stats_cache_dir();
+
 // Reads a cache file (a state_dict file: count, sum, outer and, when kept, features). False when
 // it is missing, lacks the features `need_features` asks for, or is damaged (with a warning).
 bool load_cached_stats(const std::string& path, bool need_features, FeatureStats* stats);

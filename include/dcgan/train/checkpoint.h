@@ -141,6 +141,20 @@ std::string decoder_module(const CheckpointInfo& info, bool ema);
 // naming `path`.
 DataError checkpoint_read_error(const std::string& path, const std::exception& error);
 
+// The tools' way to open the checkpoint a user named at `path` (a run, checkpoints/ or a step
+// directory): `read` (one of the loaders above) of its step directory; any failure to find or
+// read it is a DataError naming `path`.
+template <class Read>
+auto open_user_checkpoint(const std::string& path, Read&& read) {
+  try {
+    return read(resolve_checkpoint_dir(path));
+  } catch (const DataError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw checkpoint_read_error(path, e);
+  }
+}
+
 // Every module a checkpoint lists (dcgan: generator, discriminator; ae, vae: encoder, decoder;
 // the EMA generator_ema or decoder_ema when there is one and `with_ema`),
 // the checkpoint verified first (DataError when damaged), each built from the checkpoint's options

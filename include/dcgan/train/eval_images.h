@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -22,5 +23,22 @@ eval::ImageSource dataset_images(data::ShardDataset& dataset, const torch::Devic
 // world size and batch.
 eval::ImageSource decoded_images(const std::function<torch::Tensor(const torch::Tensor&)>& decode,
                                  int64_t n, int64_t nz, uint64_t seed, const torch::Device& device);
+
+// Images to score, with what they are.
+struct ImageSet {
+  eval::ImageSource images;
+  int64_t count = 0;
+  std::string what;  // the data set's path, or "<model> step N" (" (EMA)" when the EMA decodes)
+  int64_t image_size = 0;
+  int64_t channels = 0;
+};
+
+// The images of the packed data set at `path`, at most `n` of them, on `device`.
+ImageSet data_set_images(const std::string& path, const torch::Device& device, int64_t n);
+
+// The decoder of the checkpoint a user named at `path` (its EMA when `ema` and it has one),
+// verified and loaded on `device`, as the source of `n` decoded images of codes seeded `seed`.
+ImageSet checkpoint_images(const std::string& path, const torch::Device& device, bool ema,
+                           int64_t n, uint64_t seed);
 
 }  // namespace dcgan::train
