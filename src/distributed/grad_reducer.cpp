@@ -239,9 +239,9 @@ void GradReducer::flag_non_finite(const torch::Tensor& value) {
 torch::Tensor GradReducer::non_finite() const {
   // The flag word and the gradients, not the passengers: a BN running statistic that went
   // non-finite stays so for good, and must not stop every later update (it does not on one rank,
-  // which has no passengers). One read of the gradients (0.3 ms for 3.6M floats on 2 CPU threads,
-  // against 3.5 ms for isfinite(grads).all()): the minimum and the maximum are both finite exactly
-  // when every element is, since aminmax propagates NaN and an Inf is an extreme.
+  // which has no passengers). One read of the gradients, a tenth of isfinite(grads).all()'s time
+  // (the README's figures): the minimum and the maximum are both finite exactly when every
+  // element is, since aminmax propagates NaN and an Inf is an extreme.
   const auto [lowest, highest] = torch::aminmax(grads_);
   return torch::logical_not(torch::isfinite(flag_).all() & torch::isfinite(lowest) &
                             torch::isfinite(highest))
