@@ -106,7 +106,10 @@ start_attempt() {
 # finish_attempt EXPECTED_RC [SIGNAL]: signals the launcher (when given) and waits up to 300 s.
 finish_attempt() {
   local want=$1 rc=0 deadline=$((SECONDS + 300)) step
-  [ $# -ge 2 ] && kill "-$2" "$launcher"
+  if [ $# -ge 2 ]; then
+    event signal "$2"
+    kill "-$2" "$launcher"
+  fi
   while kill -0 "$launcher" 2>/dev/null; do
     [ "$SECONDS" -ge "$deadline" ] && dcgan_die "attempt $attempt did not exit within 300 s (see $work/attempt-$attempt.log)"
     sleep 0.2

@@ -1,7 +1,8 @@
 """The table and verdict of bench/soak.sh, from its samples.tsv and events.tsv (standard library only).
 
 samples.tsv: t_ms attempt rank pid rss_kb private_kb fds step (one row per rank per sample)
-events.tsv:  t_ms kind attempt step (kind: start | stop)
+events.tsv:  t_ms kind attempt detail (kind: start | signal (detail: USR1) | stop (detail: the stop
+             step, or "end" for a normal end))
 
 Definitions (each process is one attempt; a resume starts new processes):
   settled     a sample of an attempt after the first one that saw it train (a metrics line past
@@ -158,6 +159,10 @@ def main():
     stops = [e for e in events if e[1] == "stop"]
     print(f"{len(stops)} stops ({len(stops) - 2} preemptions, the closing stop and the final "
           f"resume's end), {len(samples)} samples, CPU: {a.cpu}")
+    signalled = {attempt: t for t, kind, attempt, _ in events if kind == "signal"}
+    waits = [(t - signalled[att]) / 1000 for t, kind, att, _ in stops if att in signalled]
+    if waits:
+        print(f"SIGUSR1 to the launcher's exit (75): {min(waits):.1f} to {max(waits):.1f} s")
     with open(a.bits_detail) as f:
         detail = " / ".join(l.strip() for l in f if l.strip())
     results = [
