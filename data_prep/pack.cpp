@@ -207,8 +207,7 @@ json pack_rank_shards(const PackOptions& o, const Source& src, int rank, int wor
 // Rank 0: every rank's distinct error (merge_statuses), or the manifest written and the summary.
 json finish_on_root(const PackOptions& o, const Source& src, const std::vector<std::string>& parts,
                     Clock::time_point start) {
-  std::vector<json> by_rank;
-  for (const auto& p : parts) by_rank.push_back(json::parse(p));
+  const std::vector<json> by_rank = parse_statuses(parts);
   const json failed = merge_statuses(by_rank);
   if (failed["code"] != 0) return failed;
   data::Manifest m;

@@ -74,6 +74,12 @@ void throw_status(const json& status) {
   throw Error(message);
 }
 
+std::vector<json> parse_statuses(const std::vector<std::string>& parts) {
+  std::vector<json> by_rank;
+  for (const auto& p : parts) by_rank.push_back(json::parse(p));
+  return by_rank;
+}
+
 std::string rank_list(const std::vector<int>& ranks) {
   std::string out = ranks.size() == 1 ? "rank " : "ranks ";
   for (size_t i = 0; i < ranks.size();) {
@@ -102,9 +108,7 @@ int run_guarded_on_ranks(const char* tool, PackComm& comm, const std::function<i
   const auto parts = comm.gather(mine.dump());
   json job;
   if (comm.rank() == 0) {
-    std::vector<json> by_rank;
-    for (const auto& p : parts) by_rank.push_back(json::parse(p));
-    job = merge_statuses(by_rank);
+    job = merge_statuses(parse_statuses(parts));
     if (job["code"] != 0) report_error(tool, job["error"].get<std::string>());
   }
   // The release: no rank exits before rank 0 printed.

@@ -20,6 +20,9 @@ nlohmann::json run_guarded_json(const std::function<nlohmann::json()>& body);
 // Throws a failed status as its typed error (UsageError, DataError, Error); nothing for code 0.
 void throw_status(const nlohmann::json& status);
 
+// The statuses PackComm::gather brought to rank 0, parsed (index = rank).
+std::vector<nlohmann::json> parse_statuses(const std::vector<std::string>& parts);
+
 // "rank 3", "ranks 0,2", "ranks 0-5,7" (ranks ascending).
 std::string rank_list(const std::vector<int>& ranks);
 

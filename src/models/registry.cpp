@@ -93,11 +93,7 @@ const ModelSpec* find_model(const std::string& name) {
 
 const ModelSpec& model_spec(const std::string& name, const std::string& what) {
   if (const ModelSpec* spec = find_model(name)) return *spec;
-  std::string names;  // "dcgan, ae or vae"
-  const std::vector<std::string> all = model_names();
-  for (size_t i = 0; i < all.size(); ++i)
-    names += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i];
-  throw UsageError(str(what, " must be ", names, ", got '", name, "'"));
+  throw UsageError(str(what, " must be ", or_list(model_names()), ", got '", name, "'"));
 }
 
 bool is_ema_module(const std::string& name) {

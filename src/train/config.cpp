@@ -119,14 +119,6 @@ void require(bool ok, const std::string& option, const std::string& why) {
   if (!ok) throw UsageError(str("--", option, " ", why));
 }
 
-// "a, b or c".
-std::string one_of_text(const std::vector<std::string>& choices) {
-  std::string text;
-  for (size_t i = 0; i < choices.size(); ++i)
-    text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-  return text;
-}
-
 // Every option with a fixed set of values holds one of them.
 void require_choices(const TrainConfig& config) {
   TrainConfig copy = config;
@@ -135,7 +127,7 @@ void require_choices(const TrainConfig& config) {
     const std::string& value = *std::get<std::string*>(field);
     const bool known =
         std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end();
-    require(known, spec.name, str("must be ", one_of_text(spec.choices), ", got '", value, "'"));
+    require(known, spec.name, str("must be ", or_list(spec.choices), ", got '", value, "'"));
   }
 }
 

@@ -15,8 +15,6 @@
 namespace dcgan::train {
 namespace {
 
-bool every(int64_t step, int64_t period) { return period > 0 && step % period == 0; }
-
 // A grid's file (samples/<prefix>-NNNNNN.png) and TensorBoard tag.
 struct GridNames {
   const char* prefix;
@@ -96,7 +94,7 @@ void Reporter::log(const StepResult& result, const StepPlace& place, FdMonitor* 
   }
   std::string console_stats = recipe_.console_stats(values);
   progress_stats_ = console_stats;
-  if (fd != nullptr && every(place.step, config_.eval_every)) {  // a collective: every rank
+  if (fd != nullptr) {  // a collective: every rank
     const double value = fd->measure(recipe_);
     r.values.emplace_back("fd", value);
     console_stats += str("\tFD: ", value);

@@ -112,8 +112,9 @@ void Trainer::write_checkpoint() {
 bool Trainer::periodic_work(const StepResult& result, const StepPlace& place, FdMonitor* fd) {
   // The replicas are bit-identical here (Note [BN statistics ride on the gradient all-reduce]).
   if (every(place.step, config_.log_every)) {
-    if (fd != nullptr && every(place.step, config_.eval_every)) runner_->wait_for_replays();
-    reporter_->log(result, place, fd);
+    FdMonitor* fd_now = every(place.step, config_.eval_every) ? fd : nullptr;
+    if (fd_now != nullptr) runner_->wait_for_replays();
+    reporter_->log(result, place, fd_now);
   }
   if (every(place.step, config_.check_every)) check_consistency();
   if (every(place.step, config_.sample_every)) reporter_->samples(place.step);

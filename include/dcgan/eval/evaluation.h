@@ -15,7 +15,8 @@ namespace dcgan::eval {
 
 // The real images' statistics: read by rank 0 from `cache` when it holds them (what
 // `keep_features` needs included), else extracted by every rank and written there by rank 0.
-// `cache` "": no cache. Every rank calls it (a collective) and gets the same statistics.
+// `cache` "": no cache. Every rank calls it (a collective); rank 0 always gets the statistics,
+// the other ranks only when they were extracted (they report nothing).
 FeatureStats real_statistics(FeatureExtractor& extractor, int64_t n, int64_t batch,
                              const ImageSource& images, distributed::Communicator& comm,
                              const std::string& cache, bool keep_features);

@@ -45,8 +45,9 @@ class Reporter {
   void open(int64_t step, const torch::Tensor& reference);
   // Starts the clocks of images/s and the progress line: the loop starts at `step`.
   void start(int64_t step);
-  // A log step: the rank-averaged stats, images/s, the learning rates and, at --eval-every steps,
-  // FD from `fd` (every rank: collectives), into metrics.jsonl, TensorBoard and the console.
+  // A log step: the rank-averaged stats, images/s, the learning rates and, when given (the
+  // --eval-every steps), FD from `fd` (every rank: collectives), into metrics.jsonl, TensorBoard
+  // and the console.
   void log(const StepResult& result, const StepPlace& place, FdMonitor* fd);
   // Rank 0 on a terminal: step/total, img/s, ETA, the last logged stats, at most every 250 ms.
   void progress(int64_t step);

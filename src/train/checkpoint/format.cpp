@@ -41,11 +41,10 @@ std::vector<std::string> string_list(const toml::table& table, const std::string
   return out;
 }
 
-template <class Named>
-toml::array names_of(const std::vector<Named>& items) {
-  toml::array names;
-  for (const auto& item : items) names.push_back(item.name);
-  return names;
+toml::array toml_list(const std::vector<std::string>& names) {
+  toml::array list;
+  for (const std::string& name : names) list.push_back(name);
+  return list;
 }
 
 }  // namespace
@@ -129,6 +128,7 @@ Entries entries_of(const toml::table& table, const std::string& path) {
 std::string info_toml(const TrainingState& state, const RunShape& shape,
                       const std::map<std::string, WrittenFile>& files) {
   const TrainCursor& c = *state.cursor;
+  const Entries entries = entries_of(state);
   toml::table info{{"format_version", kCheckpointFormatVersion},
                    {"model", state.model},
                    {"step", c.step},
@@ -137,14 +137,14 @@ std::string info_toml(const TrainingState& state, const RunShape& shape,
                    {"world_size", shape.world_size},
                    {"image_size", shape.image_size},
                    {"channels", shape.channels},
-                   {"modules", names_of(state.modules)},
-                   {"optimizers", names_of(state.optimizers)},
-                   {"tensors", names_of(state.tensors)}};
+                   {"modules", toml_list(entries.modules)},
+                   {"optimizers", toml_list(entries.optimizers)},
+                   {"tensors", toml_list(entries.tensors)}};
   for (const auto& m : state.modules)
     info.insert(str("fingerprint_", m.name), module_fingerprint(*m.module));
   for (const auto& o : state.optimizers)
     info.insert(str("fingerprint_", optimizer_stem(o.name)), optimizer_fingerprint(*o.optimizer));
-  for (const auto& [stem, file] : checked_files(entries_of(state))) {
+  for (const auto& [stem, file] : checked_files(entries)) {
     const WrittenFile& written = files.at(file);
     info.insert(str("bytes_", stem), static_cast<int64_t>(written.bytes));
     info.insert(str("sha256_", stem), written.sha256);

@@ -24,6 +24,12 @@ void load_listed(const CheckpointInfo& info, const std::string& name, torch::nn:
   module.eval();
 }
 
+// The info of a checkpoint whose files were verified first (DataError when damaged).
+CheckpointInfo verified_info(const std::string& ckpt_dir) {
+  checkpoint::require_intact(ckpt_dir);
+  return read_checkpoint_info(ckpt_dir);
+}
+
 models::Generator decoder_of(const CheckpointInfo& info, const torch::Device& device, bool ema) {
   models::Generator generator(info.net_options());
   load_listed(info, decoder_module(info, ema), *generator, device);
@@ -46,15 +52,13 @@ models::Encoder encoder_of(const CheckpointInfo& info, const torch::Device& devi
 
 models::Generator load_generator(const std::string& ckpt_dir, const torch::Device& device,
                                  bool ema) {
-  checkpoint::require_intact(ckpt_dir);
-  return decoder_of(read_checkpoint_info(ckpt_dir), device, ema);
+  return decoder_of(verified_info(ckpt_dir), device, ema);
 }
 
 SamplingModels load_sampling_models(const std::string& ckpt_dir, const torch::Device& device,
                                     bool with_encoder, bool ema) {
-  checkpoint::require_intact(ckpt_dir);
   SamplingModels models;
-  models.info = read_checkpoint_info(ckpt_dir);
+  models.info = verified_info(ckpt_dir);
   models.decoder = decoder_of(models.info, device, ema);
   if (with_encoder && models::model_spec(models.info.model).has_encoder())
     models.encoder = encoder_of(models.info, device);
@@ -77,9 +81,8 @@ DataError checkpoint_read_error(const std::string& path, const std::exception& e
 
 CheckpointModules load_checkpoint_modules(const std::string& ckpt_dir, const torch::Device& device,
                                           bool with_ema) {
-  checkpoint::require_intact(ckpt_dir);
   CheckpointModules out;
-  out.info = read_checkpoint_info(ckpt_dir);
+  out.info = verified_info(ckpt_dir);
   const models::ModelSpec& spec = models::model_spec(out.info.model, ckpt_dir + ": model");
   for (const std::string& name : out.info.modules) {
     if (models::is_ema_module(name) && !with_ema) continue;
