@@ -12,7 +12,7 @@ bool started_by_mpi_launcher();
 
 // A collective that fails on one rank leaves the others waiting in it forever, so a failing MPI
 // call prints its error (naming the rank) and ends the whole job (MpiSession::abort) instead of
-// throwing; see Note [Errors under mpirun] in prep_main.cpp.
+// throwing; see Note [Errors under mpirun] in rank_status.h.
 class MpiPackComm : public PackComm {
  public:
   explicit MpiPackComm(const distributed::MpiSession& session) : session_(session) {}

@@ -1,5 +1,5 @@
 // One rank's outcome as a small JSON status, and one outcome for the job from every rank's: each
-// distinct error once, naming the ranks that hit it (Note [Errors under mpirun], prep_main.cpp).
+// distinct error once, naming the ranks that hit it (Note [Errors under mpirun], below).
 #pragma once
 
 #include <functional>
@@ -8,6 +8,21 @@
 #include <vector>
 
 #include "pack.h"
+
+// Note [Errors under mpirun]
+// Under a launcher every rank runs the same command line, so most errors (a bad option, a
+// missing --input, a non-empty --out) would print once per rank, and one that a single rank hits
+// (a corrupt image in its shards, a failed write) would not say which rank. So when an MPI
+// launcher started the process (started_by_mpi_launcher), MPI starts before the command line is
+// parsed, and run_guarded_on_ranks collects every rank's outcome on rank 0 twice: after parsing
+// and after running. Rank 0 prints each distinct error once, prefixed with the ranks that hit it
+// ("rank 1: ...") unless every rank did, and only then releases the others: a launcher ends the
+// job as soon as one rank exits non-zero, which could kill rank 0 before it printed. Every rank
+// exits with the first error's documented code. No rank may wait forever on the way: the first
+// agreement stops every rank before pack when one failed to parse (a --config that one node
+// lacks), pack brings every rank, failed or not, to each of its collectives and ends with the
+// same status on all of them, and an MPI call that fails on one rank ends the job from there
+// (MpiPackComm). Without a launcher dcgan-prep is a single process that prints its own errors.
 
 namespace dcgan::prep {
 

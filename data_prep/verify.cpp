@@ -64,6 +64,14 @@ std::vector<std::string> verify_dataset(const std::string& dir) {
   return problems;
 }
 
+void verify_and_print(const std::string& dir) {
+  const std::vector<std::string> problems = verify_dataset(dir);
+  for (const auto& p : problems) std::printf("FAIL %s\n", p.c_str());
+  if (!problems.empty())
+    throw DataError(str(dir, ": ", problems.size(), " problem(s), first: ", problems.front()));
+  std::printf("OK %s\n", dir.c_str());
+}
+
 std::string inspect_dataset(const std::string& dir, const std::string& grid_png) {
   data::ShardDataset ds(dir);
   const data::Manifest& m = ds.manifest();

@@ -13,8 +13,6 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -24,12 +22,13 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
+#include "nccl_watchdog.h"
 #include "wire_types.h"
 
 namespace dcgan::distributed::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = Watchdog::Clock;
 static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "ncclUniqueId travels as raw bytes");
 
 // The GPU's UUID as 32 hex digits: what tells two local ranks' devices apart when each rank sees
@@ -81,130 +80,6 @@ int resolve_device(const MpiSession& session, const torch::Device& device) {
   return index;
 }
 
-// Logs the collective that failed and ends the process with exit 1, from the watchdog thread,
-// which must never call MPI (Note [Sync-BN's collective in backward]): the launcher sees a rank
-// exit without MPI_Finalize and ends the others. The NCCL communicator goes with the process.
-// Not ncclCommAbort first: it makes the kernels that wait on the dead peer return, and the main
-// thread would go on with half-reduced tensors (as far as a checkpoint) before the exit.
-[[noreturn]] void die(const std::string& what, const std::string& reason) {
-  log::error(dcgan::str(log::rank_tag(), " NCCL ", what, " failed: ", reason,
-                        ". Ending this rank (exit 1). HINT: see the other ranks' logs for the "
-                        "first failure; --comm-timeout sets the deadline"));
-  log::flush();
-  std::_Exit(1);
-}
-
-// The deadline of every collective in flight. Each enqueued collective hands over an event
-// recorded after it on the NCCL stream; the thread polls the oldest events (collectives on one
-// stream end in order) and the communicator's asynchronous error every kPollEvery. A collective
-// past its deadline or an NCCL error ends the process. Collectives enqueued while a CUDA graph is
-// being captured are not watched: their events are nodes of the graph, and querying them would
-// invalidate the capture; Communicator::synchronize() after the replays holds their deadline.
-// The thread itself runs in relaxed capture mode, so its queries are legal while the main thread
-// captures. `nccl_mutex` is the communicator's: ncclCommGetAsyncError completes a non-blocking
-// communicator's pending group job, which must not race an enqueue, so the watchdog only asks
-// when the communicator is not inside NCCL. Events come back to a pool when their collective is
-// done and no Work holds them any more.
-class Watchdog {
- public:
-  static constexpr auto kPollEvery = std::chrono::milliseconds(2);
-
-  Watchdog(ncclComm_t comm, std::mutex& nccl_mutex, int device, std::chrono::seconds timeout)
-      : comm_(comm), nccl_mutex_(nccl_mutex), device_(device), timeout_(timeout), thread_([this] {
-          loop();
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
-  // An event for the next collective: from the pool, or new.
-  std::shared_ptr<CudaEvent> take_event() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!free_.empty()) {
-        std::shared_ptr<CudaEvent> event = std::move(free_.back());
-        free_.pop_back();
-        return event;
-      }
-    }
-    return std::make_shared<CudaEvent>(device_);
-  }
-
-  // `done` was recorded after the collective on the NCCL stream.
-  void watch(const char* what, size_t bytes, std::shared_ptr<CudaEvent> done) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      pending_.push_back({what, bytes, std::move(done), Clock::now() + timeout_});
-    }
-    wake_.notify_one();
-  }
-
- private:
-  struct Entry {
-    const char* what;
-    size_t bytes;
-    std::shared_ptr<CudaEvent> done;
-    Clock::time_point deadline;
-  };
-
-  void loop() {
-    cudaSetDevice(device_);
-    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-    cudaThreadExchangeStreamCaptureMode(&mode);
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!stop_) {
-      if (pending_.empty()) {
-        wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
-        continue;
-      }
-      while (!pending_.empty()) {
-        Entry& oldest = pending_.front();
-        const cudaError_t state = cudaEventQuery(oldest.done->get());
-        if (state == cudaErrorNotReady) {
-          if (Clock::now() > oldest.deadline) {
-            die(oldest.what, dcgan::str("no completion within ", timeout_.count(), " s (",
-                                        oldest.bytes, " bytes); a peer is dead or stuck"));
-          }
-          break;
-        }
-        if (state != cudaSuccess) die(oldest.what, cudaGetErrorString(state));
-        if (oldest.done.use_count() == 1) free_.push_back(std::move(oldest.done));
-        pending_.pop_front();
-      }
-      if (!pending_.empty()) check_async_error(pending_.front().what);
-      wake_.wait_for(lock, kPollEvery);
-    }
-  }
-
-  void check_async_error(const char* what) {
-    std::unique_lock<std::mutex> nccl(nccl_mutex_, std::try_to_lock);
-    if (!nccl.owns_lock()) return;  // the communicator is inside NCCL; ask at the next poll
-    ncclResult_t async = ncclSuccess;
-    if (ncclCommGetAsyncError(comm_, &async) != ncclSuccess ||
-        (async != ncclSuccess && async != ncclInProgress)) {
-      die(what, dcgan::str("asynchronous NCCL error: ", ncclGetErrorString(async)));
-    }
-  }
-
-  ncclComm_t comm_;
-  std::mutex& nccl_mutex_;
-  int device_;
-  std::chrono::seconds timeout_;
-  std::mutex mutex_;  // guards everything below
-  std::condition_variable wake_;
-  std::deque<Entry> pending_;
-  std::vector<std::shared_ptr<CudaEvent>> free_;
-  bool stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 // A bucket's all-reduce in flight (start_all_reduce): wait() makes the caller's current stream
 // wait for it on the device, as DDP's reducer does before the optimizer. No host wait.
 class NcclWork final : public Work {
@@ -235,7 +110,7 @@ class NcclCommunicator final : public Communicator {
         ready_(device_),
         done_(device_),
         comm_(init_comm()),
-        watchdog_(comm_.get(), nccl_mutex_, device_, timeout_) {
+        watchdog_(comm_.get(), nccl_mutex_, device_) {
     log::info(dcgan::str("NCCL ", NCCL_MAJOR, ".", NCCL_MINOR, ".", NCCL_PATCH,
                          " communicator on cuda:", device_, ", ", world_size_, " rank(s), timeout ",
                          timeout_.count(), " s"));
@@ -415,7 +290,7 @@ class NcclCommunicator final : public Communicator {
     CUDA_CHECK(cudaEventRecord(e.done, stream_.stream()));
     for (const torch::Tensor& t : tensors)
       c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream_);
-    if (e.owned) watchdog_.watch(what, bytes, e.owned);
+    if (e.owned) watchdog_.watch(what, bytes, e.owned, timeout_);
     return e;
   }
 

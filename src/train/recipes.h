@@ -8,6 +8,7 @@
 #include "dcgan/models/registry.h"
 #include "dcgan/train/ema.h"
 #include "dcgan/train/recipe.h"
+#include "dcgan/train/step_options.h"
 #include "dcgan/train/update_guard.h"
 
 namespace dcgan::train {

@@ -10,6 +10,7 @@
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/models/dcgan.h"
 #include "dcgan/train/recipe.h"
+#include "dcgan/train/step_options.h"
 #include "dcgan/train/update_guard.h"
 
 namespace dcgan::train {

@@ -15,18 +15,9 @@
 #include <torch/torch.h>
 
 #include "dcgan/distributed/grad_reducer.h"
-#include "dcgan/train/benchmark.h"
+#include "dcgan/train/step_options.h"
 
 namespace dcgan::train {
-
-struct StepOptions {
-  double real_label = 1.0;        // the GAN's target of real images
-  bool skip_non_finite = false;   // --on-nan skip: skip the update on every rank instead of failing
-  bool check_each_phase = false;  // --check-nan: check every loss and gradient, naming the tensor
-  double beta = 1.0;              // the VAE's KL weight
-  bool bf16 = false;              // --precision bf16: the forward passes under bf16 autocast
-  PhaseTimer* timer = nullptr;    // the benchmark's phase times (lap() at each phase boundary)
-};
 
 class UpdateGuard {
  public:

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <string>
 
@@ -68,6 +69,16 @@ TEST(StateDict, RoundTripKeepsNamesOrderDtypesShapesAndValues) {
   EXPECT_EQ(loaded[1].second.strides(), (std::vector<int64_t>{3, 1}));
   // The same tensors give the same bytes: the file is a function of the state.
   EXPECT_EQ(state_dict_bytes(saved), read_file(dir / "s.pt"));
+}
+
+// Why this room has its own reader (state_dict.h): libtorch's refuses every state_dict file
+// torch.save writes, since its unpickler turns the OrderedDict into None. When a libtorch upgrade
+// makes this test fail, torch::pickle_load may replace the project's reader.
+TEST(StateDict, LibtorchsPickleLoadStillRefusesAStateDictFile) {
+  const std::string bytes = state_dict_bytes({{"main.0.weight", torch::ones({2, 3})}});
+  const std::string message = error_of<c10::Error>(
+      [&] { torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())); });
+  EXPECT_NE(message.find("Expected GenericDict but got None"), std::string::npos) << message;
 }
 
 // A Sequential called "main" like the DCGAN nets: Conv, BatchNorm, ReLU, Conv.

@@ -115,8 +115,9 @@ TEST(OptionTable, NamesEachOptionOnceWithItsKind) {
     EXPECT_TRUE(names.insert(spec.name).second) << spec.name << " twice";
     EXPECT_FALSE(spec.help.empty()) << spec.name;
     // A fixed set of values is a string option's.
-    if (!spec.choices.empty())
+    if (!spec.choices.empty()) {
       EXPECT_TRUE(std::holds_alternative<std::string*>(field)) << spec.name;
+    }
     if (spec.required) required.push_back(spec.name);
     if (!spec.saved) per_invocation.push_back(spec.name);
   }
