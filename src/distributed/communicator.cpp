@@ -3,6 +3,7 @@
 #include "dcgan/distributed/communicator.h"
 
 #include <atomic>
+#include <utility>
 
 #include "backends.h"
 #include "dcgan/common/errors.h"
@@ -58,6 +59,10 @@ int local_rank_sharing_gpu(const std::vector<std::string>& gpu_uuids, int local_
 
 std::unique_ptr<Communicator> make_local_communicator() {
   return std::make_unique<LocalCommunicator>();
+}
+
+std::chrono::seconds Communicator::set_timeout(std::chrono::seconds timeout) {
+  return std::exchange(timeout_, timeout);
 }
 
 std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const MpiSession& session,

@@ -2,7 +2,7 @@
 // tensors are staged through host memory so `--backend mpi` still works on a GPU, slowly.
 //
 // Every collective is a non-blocking MPI call (MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather,
-// MPI_Ibarrier) waited with MPI_Testall against the --comm-timeout deadline, on the calling thread
+// MPI_Ibarrier) waited with MPI_Testall against the communicator's deadline, on the calling thread
 // (no watchdog thread may call MPI; see Note [Sync-BN's collective in backward] for the one
 // other thread that does, autograd's, while the main thread waits in backward()). A peer that is
 // dead or stopped (SIGSTOP, a hung file system) therefore ends the job: this rank logs the
@@ -38,7 +38,8 @@ struct Pending {
   const char* what = "";  // all_reduce, broadcast, all_gather, barrier
   int64_t count = 0;      // elements
   c10::ScalarType dtype = c10::ScalarType::Undefined;
-  int64_t sequence = 0;  // the how-many-th collective of this communicator (1-based)
+  int64_t sequence = 0;             // the how-many-th collective of this communicator (1-based)
+  std::chrono::seconds timeout{0};  // its deadline, from its start
 };
 
 class MpiCommunicator;
@@ -76,7 +77,7 @@ class MpiWork final : public Work {
 class MpiCommunicator final : public Communicator {
  public:
   MpiCommunicator(const MpiSession& session, std::chrono::seconds timeout)
-      : rank_(session.rank()), world_size_(session.world_size()), timeout_(timeout) {}
+      : Communicator(timeout), rank_(session.rank()), world_size_(session.world_size()) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -138,9 +139,9 @@ class MpiCommunicator final : public Communicator {
     log::error(dcgan::str(  // the log line's prefix names the rank
         "MPI ", p.what,
         p.count > 0 ? dcgan::str(" of ", p.count, " ", c10::toString(p.dtype), " values") : "",
-        " (collective #", p.sequence, ") did not complete within ", timeout_.count(),
+        " (collective #", p.sequence, ") did not complete within ", p.timeout.count(),
         " s: a peer is dead or stuck. Aborting the MPI job (exit 1). HINT: see the other ranks' "
-        "logs for the first failure; --comm-timeout sets the deadline"));
+        "logs for the first failure; --step-timeout and --comm-timeout set the deadlines"));
     log::flush();
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::_Exit(1);  // MPI_Abort does not return
@@ -154,9 +155,10 @@ class MpiCommunicator final : public Communicator {
     pending.count = tensor.defined() ? tensor.numel() : 0;
     pending.dtype = tensor.defined() ? tensor.scalar_type() : c10::ScalarType::Undefined;
     pending.sequence = ++sequence_;
+    pending.timeout = timeout();
     auto work =
         std::make_unique<MpiWork>(*this, pending, std::move(requests), std::move(staged), tensor);
-    work->start_clock(timeout_);
+    work->start_clock(pending.timeout);
     return work;
   }
 
@@ -181,7 +183,6 @@ class MpiCommunicator final : public Communicator {
 
   int rank_;
   int world_size_;
-  std::chrono::seconds timeout_;
   int64_t sequence_ = 0;
 };
 

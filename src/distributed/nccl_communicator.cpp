@@ -100,10 +100,10 @@ class NcclWork final : public Work {
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(const CommConfig& config, const MpiSession& session, int device)
-      : rank_(session.rank()),
+      : Communicator(config.timeout),
+        rank_(session.rank()),
         world_size_(session.world_size()),
         device_(device),
-        timeout_(config.timeout),
         host_(make_mpi_communicator(session, config.timeout)),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true,
                                              static_cast<c10::DeviceIndex>(device_))),
@@ -113,7 +113,7 @@ class NcclCommunicator final : public Communicator {
         watchdog_(comm_.get(), nccl_mutex_, device_) {
     log::info(dcgan::str("NCCL ", NCCL_MAJOR, ".", NCCL_MINOR, ".", NCCL_PATCH,
                          " communicator on cuda:", device_, ", ", world_size_, " rank(s), timeout ",
-                         timeout_.count(), " s"));
+                         timeout().count(), " s"));
   }
 
   // What is still in flight on the NCCL stream finishes (or misses the deadline) before the
@@ -121,12 +121,18 @@ class NcclCommunicator final : public Communicator {
   ~NcclCommunicator() override {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     if (cudaEventRecord(done_.get(), stream_.stream()) != cudaSuccess) return;
-    const Clock::time_point deadline = Clock::now() + timeout_;
+    const Clock::time_point deadline = Clock::now() + timeout();
     while (cudaEventQuery(done_.get()) == cudaErrorNotReady && Clock::now() < deadline)
       std::this_thread::sleep_for(Watchdog::kPollEvery);
   }
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  // Host tensors' collectives, through MPI, keep the same deadline.
+  std::chrono::seconds set_timeout(std::chrono::seconds timeout) override {
+    host_->set_timeout(timeout);
+    return Communicator::set_timeout(timeout);
+  }
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -184,7 +190,7 @@ class NcclCommunicator final : public Communicator {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
     const cudaStream_t torch_stream = c10::cuda::getCurrentCUDAStream(device_).stream();
     CUDA_CHECK(cudaEventRecord(done_.get(), torch_stream));
-    const Clock::time_point deadline = Clock::now() + timeout_;
+    const Clock::time_point deadline = Clock::now() + timeout();
     count_host_wait();
     for (;;) {
       const cudaError_t state = cudaEventQuery(done_.get());
@@ -201,7 +207,7 @@ class NcclCommunicator final : public Communicator {
       }
       if (Clock::now() > deadline) {
         fail(comm_.get(), what,
-             dcgan::str("no completion within ", timeout_.count(), " s; a peer is dead or stuck"));
+             dcgan::str("no completion within ", timeout().count(), " s; a peer is dead or stuck"));
       }
       std::this_thread::yield();
     }
@@ -237,7 +243,7 @@ class NcclCommunicator final : public Communicator {
     const ncclResult_t rc = ncclCommInitRankConfig(&comm, world_size_, id, rank_, &config);
     // No watchdog yet: the init's own wait holds the deadline.
     if (rc != ncclSuccess && rc != ncclInProgress) NCCL_CHECK(rc);
-    wait_idle(comm, "ncclCommInitRankConfig", Clock::now() + timeout_);
+    wait_idle(comm, "ncclCommInitRankConfig", Clock::now() + timeout());
     return comm;
   }
 
@@ -285,12 +291,12 @@ class NcclCommunicator final : public Communicator {
       if (rc != ncclSuccess && rc != ncclInProgress) {
         fail(comm_.get(), what, dcgan::str(ncclGetErrorString(rc), " (", bytes, " bytes)"));
       }
-      wait_idle(comm_.get(), what, Clock::now() + timeout_);
+      wait_idle(comm_.get(), what, Clock::now() + timeout());
     }
     CUDA_CHECK(cudaEventRecord(e.done, stream_.stream()));
     for (const torch::Tensor& t : tensors)
       c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream_);
-    if (e.owned) watchdog_.watch(what, bytes, e.owned, timeout_);
+    if (e.owned) watchdog_.watch(what, bytes, e.owned, timeout());
     return e;
   }
 
@@ -313,8 +319,8 @@ class NcclCommunicator final : public Communicator {
   [[noreturn]] void fail(ncclComm_t comm, const char* what, const std::string& reason) {
     log::error(dcgan::str(log::rank_tag(), " NCCL ", what, " failed: ", reason,
                           ". Aborting the NCCL communicator and the MPI job (exit 1). HINT: see "
-                          "the other ranks' logs for the first failure; --comm-timeout sets the "
-                          "deadline"));
+                          "the other ranks' logs for the first failure; --step-timeout and "
+                          "--comm-timeout set the deadlines"));
     log::flush();
     // Directly, not through comm_ (which may not be constructed yet during init); no destructor
     // runs after MPI_Abort, so nothing aborts twice.
@@ -326,7 +332,6 @@ class NcclCommunicator final : public Communicator {
   int rank_;
   int world_size_;
   int device_;
-  std::chrono::seconds timeout_;
   std::unique_ptr<Communicator> host_;
   // The NCCL stream: high priority, from c10's pool, which never destroys it, so tensors whose
   // memory recordStream marked with it may outlive this communicator.

@@ -13,7 +13,7 @@ namespace dcgan::distributed::detail {
 void die_in_watchdog(const std::string& what, const std::string& reason) {
   log::error(dcgan::str(log::rank_tag(), " NCCL ", what, " failed: ", reason,
                         ". Ending this rank (exit 1). HINT: see the other ranks' logs for the "
-                        "first failure; --comm-timeout sets the deadline"));
+                        "first failure; --step-timeout and --comm-timeout set the deadlines"));
   log::flush();
   std::_Exit(1);
 }

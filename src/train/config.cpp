@@ -196,6 +196,7 @@ void validate_config(const TrainConfig& c) {
             "autograd's device thread inside the capture, which no GPU has checked yet)");
   }
   require(c.comm_timeout > 0, "comm-timeout", "must be positive");
+  require(c.step_timeout > 0, "step-timeout", "must be positive");
   require(c.lock_wait >= 0, "lock-wait", str("must not be negative, got ", c.lock_wait));
   require(c.benchmark >= 0, "benchmark", str("must not be negative, got ", c.benchmark));
   require(!(c.benchmark > 0 && !c.resume.empty()), "benchmark",

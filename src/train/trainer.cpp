@@ -23,6 +23,19 @@ constexpr int64_t kReferenceCount = 64;  // samples/real.png: an 8x8 grid
 
 bool every(int64_t step, int64_t period) { return period > 0 && step % period == 0; }
 
+// The two deadlines of Note [Deadlines by phase]: the long one (the start, checkpoints, FD, the
+// end) and the step's, never longer.
+std::chrono::seconds long_deadline(const TrainConfig& c) {
+  return std::chrono::seconds(c.comm_timeout);
+}
+std::chrono::seconds step_deadline(const TrainConfig& c) {
+  return std::chrono::seconds(std::min(c.step_timeout, c.comm_timeout));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 RunPlan make_plan(const TrainConfig& config, int64_t batches_per_epoch,
                   const torch::Device& device) {
   RunPlan plan;
@@ -103,18 +116,30 @@ void Trainer::check_consistency() {
 }
 
 void Trainer::write_checkpoint() {
+  const distributed::TimeoutScope long_phase(comm_, long_deadline(config_));
   check_consistency();
-  if (comm_.rank() != 0) return;
-  const std::string dir = save_checkpoint(config_.out, state_view(), config_, shape_);
-  log::info(str("checkpoint ", dir));
+  if (comm_.rank() == 0) {
+    const auto started = std::chrono::steady_clock::now();
+    const std::string dir = save_checkpoint(config_.out, state_view(), config_, shape_);
+    log::info(str("checkpoint ", dir, " (", fixed(seconds_since(started), 2), " s)"));
+  }
+  comm_.barrier();  // the others wait for rank 0's write here, under the long deadline
 }
 
 bool Trainer::periodic_work(const StepResult& result, const StepPlace& place, FdMonitor* fd) {
   // The replicas are bit-identical here (Note [BN statistics ride on the gradient all-reduce]).
   if (every(place.step, config_.log_every)) {
     FdMonitor* fd_now = every(place.step, config_.eval_every) ? fd : nullptr;
-    if (fd_now != nullptr) runner_->wait_for_replays();
-    reporter_->log(result, place, fd_now);
+    if (fd_now == nullptr) {
+      reporter_->log(result, place, nullptr);
+    } else {  // FD: under the long deadline, closed by a barrier
+      const distributed::TimeoutScope long_phase(comm_, long_deadline(config_));
+      const auto started = std::chrono::steady_clock::now();
+      runner_->wait_for_replays();
+      reporter_->log(result, place, fd_now);
+      comm_.barrier();
+      log::debug(str("FD of step ", place.step, " took ", fixed(seconds_since(started), 2), " s"));
+    }
   }
   if (every(place.step, config_.check_every)) check_consistency();
   if (every(place.step, config_.sample_every)) reporter_->samples(place.step);
@@ -127,9 +152,7 @@ Trainer::Stop Trainer::stop_agreed(std::chrono::steady_clock::time_point started
   int signal = stop_ != nullptr ? stop_->load() : 0;
   int out_of_time = 0;
   if (config_.time_limit > 0) {
-    const double trained =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    out_of_time = trained >= config_.time_limit ? 1 : 0;
+    out_of_time = seconds_since(started) >= config_.time_limit ? 1 : 0;
   }
   if (shape_.world_size > 1) {  // a two-int max all-reduce: any rank's reason stops every rank
     torch::Tensor t = torch::tensor({signal, out_of_time}, torch::kInt32);
@@ -179,7 +202,10 @@ int Trainer::run() {
     reporter_->progress(cursor_.step);
     if (after_step_) after_step_(cursor_.step);
     const Stop stop = sync ? stop_agreed(started) : Stop::kNone;
+    // Every rank is past its start from the first sync point on (Note [Deadlines by phase]).
+    if (sync) comm_.set_timeout(step_deadline(config_));
     if (stop == Stop::kSignal) {
+      comm_.set_timeout(long_deadline(config_));
       log::warn(str("stop signal: every rank stops after step ", cursor_.step, "; saving"));
       if (saved_step != cursor_.step) write_checkpoint();
       comm_.barrier();  // no rank exits before rank 0's checkpoint is complete
@@ -194,6 +220,7 @@ int Trainer::run() {
     }
   }
   // ===================================================================
+  comm_.set_timeout(long_deadline(config_));  // the end: samples, the last checkpoint
 
   if (cursor_.step > first_step || !resumed) {
     if (reporter_->last_sample_step() != cursor_.step) reporter_->samples(cursor_.step);

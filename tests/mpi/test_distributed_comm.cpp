@@ -72,6 +72,26 @@ TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
   }
 }
 
+// Note [Deadlines by phase]: rank 0 arrives 2 s late at a barrier whose deadline a TimeoutScope
+// raised from 1 s to 30 s, so the others wait without ending the job; then the 1 s one is back.
+TEST(MpiCommunicator, ATimeoutScopeLetsAPeerBeLateForItsLongerDeadline) {
+  using std::chrono::seconds;
+  const auto comm = make_communicator(CommConfig{"mpi", seconds(1)}, *test::mpi_session(),
+                                      torch::Device(torch::kCPU));
+  EXPECT_EQ(comm->timeout(), seconds(1));
+  const auto started = std::chrono::steady_clock::now();
+  {
+    const TimeoutScope long_phase(*comm, seconds(30));
+    if (comm->rank() == 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+    comm->barrier();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1900));
+  EXPECT_EQ(comm->timeout(), seconds(1));
+  torch::Tensor one = torch::ones({1});
+  comm->all_reduce(one, ReduceOp::kSum);  // on time under the short deadline again
+  EXPECT_EQ(one.item<float>(), static_cast<float>(comm->world_size()));
+}
+
 TEST(MpiCommunicator, AllReduceSumMaxMinExactFloat) {
   expect_reductions_exact<float>(torch::kFloat32, 0.25f);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The deadline drill: SIGSTOP one rank of a 2-rank CPU training job with --comm-timeout 10. The
-# other rank's next collective misses its deadline, so the job ends with exit 1 within 25 s, and
-# the log names the rank and the collective that timed out.
+# The deadline drill: SIGSTOP one rank of a 2-rank CPU training job with --step-timeout 10 and
+# --comm-timeout 120. The other rank's next collective in the step misses the step's deadline, so
+# the job ends with exit 1 within 25 s, not 120 (Note [Deadlines by phase]), and the log names the
+# rank and the collective that timed out.
 set -euo pipefail
 source "${DCGAN_SOURCE_DIR:?set by ctest}/launch/common.sh"
 BIN="${DCGAN_BIN_DIR:?set by ctest}"
@@ -21,7 +22,7 @@ mpi_flags=(--oversubscribe)
 [ "$(id -u)" = 0 ] && mpi_flags+=(--allow-run-as-root)
 mpirun "${mpi_flags[@]}" -np 2 "$BIN/dcgan-train" --data "$tmp/data" --out "$tmp/run" --nz 16 \
   --ngf 8 --ndf 8 --batch-size 4 --log-every 2 --sample-every 1000 --ckpt-every 1000 \
-  --device cpu --threads 1 --backend mpi --comm-timeout 10 --steps 100000 >"$tmp/run.out" 2>&1 &
+  --device cpu --threads 1 --backend mpi --step-timeout 10 --comm-timeout 120 --steps 100000 >"$tmp/run.out" 2>&1 &
 pid=$!
 for _ in $(seq 600); do  # wait for a few logged steps (at most 60 s)
   [ -f "$tmp/run/metrics.jsonl" ] && [ "$(grep -c . "$tmp/run/metrics.jsonl")" -ge 3 ] && break

@@ -2,6 +2,7 @@
 // the torch wheel's own fmt headers would shadow the system fmt that spdlog was built against.
 #pragma once
 
+#include <iomanip>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,6 +13,13 @@ template <class... Args>
 std::string str(const Args&... args) {
   std::ostringstream out;
   (out << ... << args);
+  return out.str();
+}
+
+// `value` with `digits` digits after the point: fixed(1.5, 2) is "1.50".
+inline std::string fixed(double value, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << value;
   return out.str();
 }
 

@@ -15,9 +15,23 @@ class MpiSession;
 
 enum class ReduceOp { kSum, kMax, kMin };
 
+// Note [Deadlines by phase]
+// A collective's deadline bounds how long a rank waits for its slowest peer, so it must cover the
+// longest legitimate gap between the ranks' arrivals. In the training step the ranks arrive within
+// a step of each other, so a short deadline (dcgan-train --step-timeout, 60 s by default) finds a
+// dead or stuck peer soon: after a node dies, the survivors end and the job is requeued about a
+// minute later. The start (NCCL's set-up, loading or importing a checkpoint, the first steps,
+// which tune kernels and capture a CUDA graph), a checkpoint (rank 0 writes while the others
+// wait), an FD measurement (features, then the distance on rank 0) and the end take longer, and
+// keep the long one (--comm-timeout, 600 s). So a communicator's deadline can change
+// (set_timeout, TimeoutScope): the trainer starts with the long one, takes the step's after the
+// first sync point, and runs each checkpoint, FD measurement, stop and end under the long one,
+// closed by a barrier under it, so that no rank meets another's long work under the step's
+// deadline. The figures behind the defaults are in docs/running.md ("Deadlines").
+
 // A collective in flight. wait() returns once the result is in the tensor, or, when the
-// communicator's deadline (--comm-timeout) passes first, logs the rank and the collective and ends
-// the whole job with exit 1: a dead or stuck peer never hangs the others.
+// communicator's deadline (timeout() when it started) passes first, logs the rank and the
+// collective and ends the whole job with exit 1: a dead or stuck peer never hangs the others.
 class Work {
  public:
   virtual ~Work() = default;
@@ -38,9 +52,10 @@ class Communicator {
   // stream ordered after it; the call only enqueues (the host never waits), so work queued later
   // on torch's stream, and any host read of the result, sees it. The MPI backend stages CUDA
   // tensors through host memory and returns with the result in place.
-  // Every collective has the --comm-timeout deadline on every backend: the MPI backend makes
-  // non-blocking calls and tests them against it; NCCL's watchdog thread polls each collective's
-  // event and ncclCommGetAsyncError. On expiry the rank logs the collective and ends (exit 1).
+  // Every collective has the deadline timeout() held when it started, on every backend: the MPI
+  // backend makes non-blocking calls and tests them against it; NCCL's watchdog thread polls each
+  // collective's event and ncclCommGetAsyncError. On expiry the rank logs the collective and ends
+  // (exit 1).
   // In place.
   virtual void all_reduce(torch::Tensor& tensor, ReduceOp op) = 0;
   // Starts an in-place all-reduce and returns its handle; `tensor` must stay alive and unread
@@ -55,14 +70,41 @@ class Communicator {
   virtual void barrier() = 0;
   // Waits until the device work queued so far on this rank has finished, under the deadline: a
   // replayed CUDA graph's collectives (captured without host waits) then end the job at
-  // --comm-timeout like any other. `what` names the work in the failure line. A no-op where every
+  // timeout() like any other. `what` names the work in the failure line. A no-op where every
   // collective already returns complete (MPI, local).
   virtual void synchronize(const char* what) { (void)what; }
+
+  // The deadline of the collectives started from now on and of synchronize(): CommConfig's
+  // timeout at first (Note [Deadlines by phase]).
+  std::chrono::seconds timeout() const { return timeout_; }
+  // Sets it and returns the previous one; a local change, no collective.
+  virtual std::chrono::seconds set_timeout(std::chrono::seconds timeout);
+
+ protected:
+  Communicator() = default;
+  explicit Communicator(std::chrono::seconds timeout) : timeout_(timeout) {}
+
+ private:
+  std::chrono::seconds timeout_{600};
+};
+
+// Holds `comm`'s deadline at `timeout` for the scope's life, then puts the previous one back.
+class TimeoutScope {
+ public:
+  TimeoutScope(Communicator& comm, std::chrono::seconds timeout)
+      : comm_(comm), previous_(comm.set_timeout(timeout)) {}
+  ~TimeoutScope() { comm_.set_timeout(previous_); }
+  TimeoutScope(const TimeoutScope&) = delete;
+  TimeoutScope& operator=(const TimeoutScope&) = delete;
+
+ private:
+  Communicator& comm_;
+  std::chrono::seconds previous_;
 };
 
 struct CommConfig {
   std::string backend = "auto";       // auto | nccl | mpi
-  std::chrono::seconds timeout{600};  // NCCL: deadline of every wait before abort
+  std::chrono::seconds timeout{600};  // the first deadline of every collective and wait
 };
 
 // Chooses the backend: "auto" is NCCL when `device` is CUDA and NCCL was compiled in, else MPI.

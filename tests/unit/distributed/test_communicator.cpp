@@ -30,6 +30,23 @@ TEST(LocalCommunicator, CollectivesAreTheIdentity) {
   comm->barrier();
 }
 
+TEST(TimeoutScope, HoldsTheDeadlineForItsScopeThenPutsThePreviousOneBack) {
+  using std::chrono::seconds;
+  auto comm = make_local_communicator();
+  EXPECT_EQ(comm->timeout(), seconds(600));
+  EXPECT_EQ(comm->set_timeout(seconds(60)), seconds(600));
+  {
+    const TimeoutScope long_phase(*comm, seconds(900));
+    EXPECT_EQ(comm->timeout(), seconds(900));
+    {
+      const TimeoutScope inner(*comm, seconds(5));
+      EXPECT_EQ(comm->timeout(), seconds(5));
+    }
+    EXPECT_EQ(comm->timeout(), seconds(900));
+  }
+  EXPECT_EQ(comm->timeout(), seconds(60));
+}
+
 TEST(LocalCommunicator, RefusesWhatMpiWouldRefuse) {
   auto comm = make_local_communicator();
   torch::Tensor strided = torch::zeros({4, 4}).t();

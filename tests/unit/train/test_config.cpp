@@ -121,7 +121,7 @@ TEST(OptionTable, NamesEachOptionOnceWithItsKind) {
     if (spec.required) required.push_back(spec.name);
     if (!spec.saved) per_invocation.push_back(spec.name);
   }
-  EXPECT_EQ(table.size(), 51u);
+  EXPECT_EQ(table.size(), 52u);
   EXPECT_EQ(required, (std::vector<std::string>{"data", "out"}));
   EXPECT_EQ(per_invocation,
             (std::vector<std::string>{"resume", "overwrite", "benchmark", "lock-wait"}));
