@@ -29,7 +29,7 @@ DEBIAN_PACKAGES=(
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
   libprotobuf-dev protobuf-compiler
-  slurm-wlm munge
+  slurm-wlm munge gdb
   python3-matplotlib chromium
   clang libclang-rt-14-dev clang-format
 )

@@ -36,6 +36,23 @@ ops_cleanup() {
 }
 
 # ops_setup NAME: checks the tools and makes $OPS_SCRATCH.
+# ops_backtraces DIR: gdb's backtrace of every core file under DIR. With `ulimit -c unlimited`
+# in the shell that starts the ranks (Slurm passes the submitting shell's limits to its tasks)
+# and the kernel's core_pattern "core", a rank that crashes leaves DIR/core or DIR/core.PID in
+# its working directory; a drill that calls this on exit then shows where it crashed.
+ops_backtraces() {
+  local core
+  while IFS= read -r core; do
+    echo "---- $core"
+    if command -v gdb >/dev/null; then
+      gdb -q -batch -ex "info sharedlibrary" -ex "thread apply all bt 40" "$OPS_BIN/dcgan-train" \
+        "$core" 2>&1 | grep -v "^\[New LWP\|^warning: " | tail -n 120
+    else
+      echo "(no gdb: apt-get install gdb for the backtrace)"
+    fi
+  done < <(find "$1" -maxdepth 4 -type f -regex '.*/core\(\.[0-9]+\)?' -size +0 2>/dev/null)
+}
+
 ops_setup() {
   local tool
   for tool in dcgan-train dcgan-prep; do

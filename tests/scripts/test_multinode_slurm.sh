@@ -26,7 +26,10 @@ case "$drill" in preempt|node_loss) ;; *) echo "FAIL: SLURM_DRILL must be preemp
 ops_setup "multinode-slurm-$drill"
 T=$OPS_SCRATCH
 chmod 755 "$T"
-trap 'slurm_local_stop; hosts_down; ops_cleanup' EXIT
+# A rank that crashes leaves a core file in the job's directory, and the exit shows its backtrace
+# (ops_backtraces): Slurm gives the tasks the limits of the shell that ran sbatch.
+ulimit -c unlimited 2>/dev/null || true
+trap 'ops_backtraces "$T"; slurm_local_stop; hosts_down; ops_cleanup' EXIT
 STEPS=${OPS_SLURM_STEPS:-600}
 slurm_hosts_start "$T/slurm" 2 || { slurm_local_dump_logs; ops_fail "the 2-node Slurm did not start"; ops_finish; }
 ops_pass "munged, slurmctld on $HOST_PREFIX-1, slurmd on $HOST_PREFIX-1 and -2"
