@@ -129,11 +129,19 @@ slurm_hosts_slurmd() {
 
 slurm_hosts_idle() { [ "$(sinfo -h -o '%t %D' 2>/dev/null)" = "idle $1" ]; }
 
+# slurm_agent_idle: slurmctld holds no message it has yet to deliver (sdiag's agent queue, which
+# keeps the messages for a node that did not answer until it does, and the agents at work).
+slurm_agent_idle() {
+  sdiag 2>/dev/null | awk -F: '/^Agent queue size/ { q = $2 + 0; n++ } /^Agent count/ { c = $2 + 0; n++ }
+                               END { exit !(n == 2 && q == 0 && c == 0) }'
+}
+
 slurm_hosts_clients() {
   squeue() { host_run 1 squeue "$@"; }
   sinfo() { host_run 1 sinfo "$@"; }
   scontrol() { host_run 1 scontrol "$@"; }
   scancel() { host_run 1 scancel "$@"; }
+  sdiag() { host_run 1 sdiag "$@"; }
   sbatch() { host_run 1 sbatch "$@"; }
 }
 

@@ -8,8 +8,8 @@
 #   SLURM_DRILL=node_loss (test_multinode_slurm_node_loss.sh): once a checkpoint exists, every
 #     process of host 2 (its ranks, their slurmstepd and its slurmd) is killed at once. The attempt
 #     must end within 30 s with no rank left on host 1, and train.sbatch requeues it (an abnormal
-#     end after progress); host 2's slurmd comes back, as a rebooted node would, and the job
-#     resumes from the last checkpoint.
+#     end after progress); host 2's slurmd comes back, as a rebooted node would, and once
+#     slurmctld has delivered what it held for host 2 the job resumes from the last checkpoint.
 # Either way the run must end with the parameters of an uninterrupted 2-node run (mpirun over the
 # same hosts).
 export TMPDIR=/var/tmp  # the scratch is shared by the hosts; each slurmd has its own /tmp
@@ -99,6 +99,14 @@ else
   slurm_hosts_slurmd 2 || ops_fail "host 2's slurmd did not restart"
   ops_wait 60 first_attempt_gone || { slurm_local_dump_logs; ops_fail "the failed attempt still holds the nodes after 60 s"; }
   ops_wait 30 job_restarted "$job" || ops_fail "job not PENDING with Restarts=1 (state $(job_field "$job" JobState))"
+  # slurmctld keeps what host 2 did not answer while it was down (srun's SIGKILLs of step
+  # $job.0, the terminate of the attempt) and delivers it to the new slurmd. The requeued attempt
+  # reuses the job and step ids, so a stale step signal that arrives after its launch kills its
+  # tasks on host 2 ("tasks 2-3: Killed"): it starts only once nothing is left to deliver.
+  held=$(date +%s)
+  echo "slurmctld: $(sdiag | grep -E '^Agent (queue size|count)' | tr -s ' ' | paste -sd, -)"
+  if ops_wait 90 slurm_agent_idle; then ops_pass "slurmctld delivered what it held for host 2 ($(( $(date +%s) - held )) s)"
+  else sdiag | grep -i agent; ops_fail "slurmctld still holds messages after 90 s"; fi
 fi
 sleep 2
 scontrol update JobId="$job" StartTime=now
