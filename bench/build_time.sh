@@ -7,16 +7,23 @@
 # Configurations (a row each):
 #   reference      Unix Makefiles, no precompiled header (the build before this benchmark existed)
 #   ninja          Ninja, no precompiled header
-#   ninja+pch      Ninja and the shared precompiled torch header (the project's default)
-# Prints the table with each time's ratio to the reference. Takes about half an hour on 2 cores.
+#   ninja+pch      Ninja and the shared precompiled torch header
+#   ninja+pch+O2   the same at -O2 instead of CMake's Release -O3
+#   ccache-cold    ninja+pch through ccache, its cache empty (the project's default on a first build)
+#   ccache-warm    the same sources copied to another path, built again into a new directory with
+#                  the cache ccache-cold left (a second clone, a new build directory); run it
+#                  right after ccache-cold
+# Prints the table with each time's ratio to the first configuration. Each takes 5-12 min on 2
+# cores.
 #
-#   bench/build_time.sh [CONFIG...]        (default: all three)
-# Environment: DCGAN_BENCH_JOBS (parallel jobs, default nproc), DCGAN_BENCH_SCRATCH (default /tmp).
+#   bench/build_time.sh [CONFIG...]        (default: reference ninja ninja+pch)
+# Environment: DCGAN_BENCH_JOBS (parallel jobs, default nproc), DCGAN_BENCH_SCRATCH (default /tmp),
+# DCGAN_BENCH_KEEP=1 (keep the build directories, e.g. to time -O2's step: their paths are printed).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../launch/common.sh"
 jobs=${DCGAN_BENCH_JOBS:-$(nproc)}
 scratch=$(mktemp -d "${DCGAN_BENCH_SCRATCH:-/tmp}/dcgan-build-time.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
+[ "${DCGAN_BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$scratch"' EXIT
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(reference ninja ninja+pch)
 QUICKSTART_TARGETS=(dcgan-prep dcgan-train dcgan-sample)
@@ -32,23 +39,38 @@ seconds_of() {  # seconds_of CMD...: runs CMD quietly, prints its wall seconds
 declare -A quick rest touch
 for c in "${configs[@]}"; do
   case "$c" in
-    reference) gen="Unix Makefiles" pch=OFF ;;
-    ninja) gen=Ninja pch=OFF ;;
-    ninja+pch) gen=Ninja pch=ON ;;
-    *) DCGAN_EXIT=2 dcgan_die "unknown configuration '$c' (reference, ninja, ninja+pch)" ;;
+    reference) gen="Unix Makefiles" extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF" ;;
+    ninja) gen=Ninja extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF" ;;
+    ninja+pch) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF" ;;
+    ninja+pch+O2) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF -DCMAKE_CXX_FLAGS_RELEASE=-O2 -DCMAKE_CXX_FLAGS=-DNDEBUG" ;;
+    ccache-cold|ccache-warm) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=ON" ;;
+    *) DCGAN_EXIT=2 dcgan_die "unknown configuration '$c' (reference, ninja, ninja+pch, ninja+pch+O2, ccache-cold, ccache-warm)" ;;
   esac
   dir=$scratch/$c
-  DCGAN_BUILD_DIR=$dir DCGAN_GENERATOR=$gen DCGAN_CMAKE_ARGS="-DDCGAN_PCH=$pch" \
-    DCGAN_CONFIGURE_ONLY=1 "$DCGAN_ROOT/launch/setup.sh" > "$scratch/configure-$c.log" 2>&1 \
+  src=$DCGAN_ROOT
+  if [[ $c == ccache-* ]]; then
+    command -v ccache >/dev/null || dcgan_die "$c needs ccache (launch/setup.sh installs it)"
+    export CCACHE_DIR=$scratch/ccache  # this benchmark's own cache, never the user's
+    [ "$c" = ccache-cold ] && rm -rf "$CCACHE_DIR"
+    if [ "$c" = ccache-warm ]; then  # a second clone: the same files at another path
+      src=$scratch/clone2
+      mkdir -p "$src"
+      git -C "$DCGAN_ROOT" ls-files -co --exclude-standard -z | tar -C "$DCGAN_ROOT" --null -T - -cf - | tar -C "$src" -xf -
+    fi
+  fi
+  DCGAN_BUILD_DIR=$dir DCGAN_GENERATOR=$gen DCGAN_CMAKE_ARGS="$extra" \
+    DCGAN_CONFIGURE_ONLY=1 "$src/launch/setup.sh" > "$scratch/configure-$c.log" 2>&1 \
     || { cat "$scratch/configure-$c.log"; dcgan_die "configure failed for $c"; }
   targets=()
   for t in "${QUICKSTART_TARGETS[@]}"; do targets+=(--target "$t"); done
   quick[$c]=$(seconds_of cmake --build "$dir" -j "$jobs" "${targets[@]}")
   rest[$c]=$(seconds_of cmake --build "$dir" -j "$jobs")
-  touch "$DCGAN_ROOT/src/train/trainer.cpp"
+  touch "$src/src/train/trainer.cpp"
   touch[$c]=$(seconds_of cmake --build "$dir" -j "$jobs" --target dcgan-train)
+  [ "${DCGAN_BENCH_KEEP:-0}" = 1 ] && echo "build_time: $c built in $dir" >&2
   echo "build_time: $c: quickstart tools ${quick[$c]} s, the rest ${rest[$c]} s, after touching trainer.cpp ${touch[$c]} s" >&2
-  rm -rf "$dir"
+  [[ $c == ccache-* ]] && { ccache --show-stats | sed -n '/Hits/,/Misses/p' >&2; unset CCACHE_DIR; }
+  [ "${DCGAN_BENCH_KEEP:-0}" = 1 ] || rm -rf "$dir"
 done
 
 ref=${configs[0]}

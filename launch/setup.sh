@@ -25,7 +25,7 @@ DCGAN_FIRST_BUILD_MIN_TARGETS=4
 DCGAN_FIRST_BUILD_MIN_ALL=7
 
 DEBIAN_PACKAGES=(
-  build-essential cmake ninja-build pkg-config git python3 python3-venv
+  build-essential cmake ninja-build ccache pkg-config git python3 python3-venv
   libopenmpi-dev openmpi-bin libhdf5-dev libspdlog-dev libfmt-dev libgtest-dev libcli11-dev
   libturbojpeg0-dev libpng-dev zlib1g-dev libssl-dev nlohmann-json3-dev libtomlplusplus-dev dataset-fashion-mnist
   libprotobuf-dev protobuf-compiler
