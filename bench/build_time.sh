@@ -10,9 +10,8 @@
 #   ninja+pch      Ninja and the shared precompiled torch header
 #   ninja+pch+O2   the same at -O2 instead of CMake's Release -O3
 #   ccache-cold    ninja+pch through ccache, its cache empty (the project's default on a first build)
-#   ccache-warm    the same sources copied to another path, built again into a new directory with
-#                  the cache ccache-cold left (a second clone, a new build directory); run it
-#                  right after ccache-cold
+#   ccache-warm    the same with the cache ccache-cold left: a second clone at another path; run
+#                  it right after ccache-cold (each builds in a copy of the tree, build/ inside)
 # Prints the table with each time's ratio to the first configuration. Each takes 5-12 min on 2
 # cores.
 #
@@ -52,11 +51,12 @@ for c in "${configs[@]}"; do
     command -v ccache >/dev/null || dcgan_die "$c needs ccache (launch/setup.sh installs it)"
     export CCACHE_DIR=$scratch/ccache  # this benchmark's own cache, never the user's
     [ "$c" = ccache-cold ] && rm -rf "$CCACHE_DIR"
-    if [ "$c" = ccache-warm ]; then  # a second clone: the same files at another path
-      src=$scratch/clone2
-      mkdir -p "$src"
-      git -C "$DCGAN_ROOT" ls-files -co --exclude-standard -z | tar -C "$DCGAN_ROOT" --null -T - -cf - | tar -C "$src" -xf -
-    fi
+    # A clone of its own for each, with build/ inside it as setup.sh makes it: ccache's base_dir
+    # turns paths into ones relative to the build directory, which then match between clones.
+    src=$scratch/clone-$c
+    dir=$src/build
+    mkdir -p "$src"
+    git -C "$DCGAN_ROOT" ls-files -co --exclude-standard -z | tar -C "$DCGAN_ROOT" --null -T - -cf - | tar -C "$src" -xf -
   fi
   DCGAN_BUILD_DIR=$dir DCGAN_GENERATOR=$gen DCGAN_CMAKE_ARGS="$extra" \
     DCGAN_CONFIGURE_ONLY=1 "$src/launch/setup.sh" > "$scratch/configure-$c.log" 2>&1 \
