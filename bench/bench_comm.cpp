@@ -23,6 +23,7 @@
 #include "dcgan/distributed/mpi_session.h"
 #include "dcgan/distributed/rank_guard.h"
 #include "dcgan/train/config.h"
+#include "dcgan/train/device.h"
 #include "dcgan/train/recipe.h"
 
 namespace {
@@ -137,11 +138,8 @@ void print_table(distributed::Communicator& comm, const Options& o, const Timing
 
 int run(const Options& o, const distributed::MpiSession& session) {
   torch::set_num_threads(o.threads);
-  torch::Device device(torch::kCPU);
-  if (o.backend != "mpi" && torch::cuda::is_available()) {
-    device = torch::Device(torch::kCUDA,
-                           session.local_rank() % static_cast<int>(torch::cuda::device_count()));
-  }
+  const torch::Device device =
+      dcgan::train::choose_device(o.backend == "mpi" ? "cpu" : "auto", session.local_rank());
   auto inner = distributed::make_communicator(distributed::CommConfig{o.backend}, session, device);
   TimedCommunicator comm(*inner, device);
   dcgan::train::TrainConfig config;

@@ -13,6 +13,29 @@ set(DCGAN_TORCH_HAS_CUDA OFF)
 if(DCGAN_WITH_TORCH AND (TARGET torch_cuda OR TORCH_LIBRARIES MATCHES "torch_cuda"))
   set(DCGAN_TORCH_HAS_CUDA ON)
 endif()
+# dcgan_torch: what every torch target of the project links. It compiles exactly as torch's own
+# targets ask (torch_cuda's definitions and the CUDA headers included, so that one precompiled
+# header serves every torch translation unit, the CUDA library's too) but links libtorch_cpu and
+# libc10 only. libtorch_cuda, and cuBLAS, cuDNN and NCCL behind it, come with libdcgan_cuda.so,
+# which a rank loads only for a CUDA device (include/dcgan/common/cuda_library.h).
+if(DCGAN_WITH_TORCH)
+  add_library(dcgan_torch INTERFACE)
+  target_link_libraries(dcgan_torch INTERFACE torch_cpu_library c10)
+  # Position-independent everywhere, so that the shared library's files use the one precompiled
+  # header too: GCC refuses a header compiled as -fpie (the default here) in a -fPIC unit.
+  target_compile_options(dcgan_torch INTERFACE -fPIC)
+  target_include_directories(dcgan_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+  if(TORCH_CXX_FLAGS)
+    separate_arguments(_torch_cxx_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+    target_compile_options(dcgan_torch INTERFACE ${_torch_cxx_flags})
+  endif()
+  if(DCGAN_TORCH_HAS_CUDA)
+    target_compile_definitions(dcgan_torch
+                               INTERFACE $<TARGET_PROPERTY:torch_cuda,INTERFACE_COMPILE_DEFINITIONS>)
+    target_include_directories(
+      dcgan_torch SYSTEM INTERFACE $<TARGET_PROPERTY:torch::cudart,INTERFACE_INCLUDE_DIRECTORIES>)
+  endif()
+endif()
 
 # --- MPI ----------------------------------------------------------------------------------
 find_package(MPI 3.0 REQUIRED COMPONENTS C)
@@ -60,9 +83,11 @@ if(NOT DCGAN_NCCL STREQUAL "OFF" AND DCGAN_TORCH_HAS_CUDA)
     string(REGEX REPLACE ".*NCCL_MINOR ([0-9]+).*" "\\1" _min "${_nccl_defs}")
     string(REGEX REPLACE ".*NCCL_PATCH ([0-9]+).*" "\\1" _pat "${_nccl_defs}")
     set(DCGAN_NCCL_VERSION "${_maj}.${_min}.${_pat}")
+    # nccl.h for every user (the wire types name NCCL's); libnccl for the CUDA library only.
+    add_library(dcgan_nccl_headers INTERFACE)
+    target_include_directories(dcgan_nccl_headers SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
     add_library(dcgan_nccl INTERFACE)
-    target_include_directories(dcgan_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
-    target_link_libraries(dcgan_nccl INTERFACE ${NCCL_LIBRARY})
+    target_link_libraries(dcgan_nccl INTERFACE dcgan_nccl_headers ${NCCL_LIBRARY})
     set(DCGAN_WITH_NCCL ON)
   endif()
 endif()

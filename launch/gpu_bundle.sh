@@ -3,7 +3,8 @@
 # project's torch venv, and fills DIR with what launch/gpu_check.sh runs on a one-GPU machine that
 # has torch (the same 2.11.0+cu130 wheel, under another Python) but none of our Debian libraries
 # and no compiler to spare:
-#   DIR/bin/        dcgan-prep dcgan-train dcgan-sample bench_step test_train device_smoke (stripped)
+#   DIR/bin/        dcgan-prep dcgan-train dcgan-sample bench_step test_train device_smoke, and
+#                   libdcgan_cuda.so, which they open from their own directory (all stripped)
 #   DIR/usr/        every library those load that is not glibc's, torch's or an nvidia/* wheel's,
 #                   at its system path under DIR/usr (so Open MPI's OPAL_PREFIX relocation works),
 #                   with Open MPI's and PMIx's plugins, help texts, orterun and orted
@@ -34,11 +35,14 @@ else
   DCGAN_BUILD_TARGETS="${TARGETS[*]}" "$DCGAN_ROOT/launch/setup.sh"
   bin=$DCGAN_BIN
 fi
+CUDA_LIBRARY=libdcgan_cuda.so  # the CUDA half, opened for a CUDA device (cuda_library.h)
 for t in "${TARGETS[@]}"; do [ -x "$bin/$t" ] || dcgan_die "$bin/$t is missing (build it first)"; done
+[ -f "$bin/$CUDA_LIBRARY" ] \
+  || dcgan_die "$bin/$CUDA_LIBRARY is missing: this build's torch has no CUDA, so it cannot check a GPU"
 # (grep -c reads all of ldd's output: grep -q could end the pipe early, and pipefail would then
 # take ldd's SIGPIPE for a failure)
-ldd "$bin/dcgan-train" | grep -c 'libtorch_cuda\.so' >/dev/null \
-  || dcgan_die "$bin/dcgan-train does not load libtorch_cuda.so: this build's torch has no CUDA, so it cannot check a GPU"
+ldd "$bin/$CUDA_LIBRARY" | grep -c 'libtorch_cuda\.so' >/dev/null \
+  || dcgan_die "$bin/$CUDA_LIBRARY does not load libtorch_cuda.so: this build's torch has no CUDA, so it cannot check a GPU"
 
 # Never written into a path that is not a bundle (an empty folder, or one with our BUNDLE.txt).
 if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ] && [ ! -f "$dir/BUNDLE.txt" ]; then
@@ -102,6 +106,10 @@ for t in "${TARGETS[@]}"; do
   printf '%s\t%s\t%s\n' "bin/$t" "$bin/$t" "$(stat -c %s "$dir/bin/$t")" >> "$manifest"
   carry_deps "$bin/$t"
 done
+cp "$bin/$CUDA_LIBRARY" "$dir/bin/$CUDA_LIBRARY"
+strip --strip-unneeded "$dir/bin/$CUDA_LIBRARY"
+printf '%s\t%s\t%s\n' "bin/$CUDA_LIBRARY" "$bin/$CUDA_LIBRARY" "$(stat -c %s "$dir/bin/$CUDA_LIBRARY")" >> "$manifest"
+carry_deps "$bin/$CUDA_LIBRARY"
 
 # Open MPI 4 and PMIx, relocatable by OPAL_PREFIX / PMIX_INSTALL_PREFIX: their trees as they lie
 # under /usr, their programs, and what their plugins load.

@@ -19,11 +19,13 @@ void count_host_wait();
 std::unique_ptr<Communicator> make_mpi_communicator(const MpiSession& session,
                                                     std::chrono::seconds timeout);
 
-#ifdef DCGAN_WITH_NCCL
 // NCCL over every rank of MPI_COMM_WORLD on `device` (a CUDA device); host tensors go through MPI.
-std::unique_ptr<Communicator> make_nccl_communicator(const CommConfig& config,
-                                                     const MpiSession& session,
-                                                     const torch::Device& device);
-#endif
+// It lives in the CUDA library (nccl_communicator.cpp), which provides it as the table named
+// kNcclPart when it loads (dcgan/common/cuda_library.h).
+struct NcclPart {
+  std::unique_ptr<Communicator> (*make)(const CommConfig& config, const MpiSession& session,
+                                        const torch::Device& device);
+};
+inline constexpr const char* kNcclPart = "distributed.nccl";
 
 }  // namespace dcgan::distributed::detail

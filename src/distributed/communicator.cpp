@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "backends.h"
+#include "dcgan/common/cuda_library.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
@@ -90,9 +91,15 @@ std::unique_ptr<Communicator> make_communicator(const CommConfig& config, const 
         "--backend nccl: this build has no NCCL. HINT: rebuild with NCCL found "
         "(cmake -DNCCL_ROOT=...) or use --backend mpi");
   }
-#ifdef DCGAN_WITH_NCCL
-  if (want_nccl) return detail::make_nccl_communicator(config, session, device);
-#endif
+  if (want_nccl) {
+    const auto* nccl = static_cast<const detail::NcclPart*>(cuda_library::part(detail::kNcclPart));
+    if (nccl == nullptr) {
+      throw Error(
+          "--backend nccl: the CUDA library is not loaded (the device was not chosen by "
+          "train::choose_device)");
+    }
+    return nccl->make(config, session, device);
+  }
   if (device.is_cuda() && !session.thread_serialized()) {
     throw UsageError(
         "--backend mpi on a CUDA device needs MPI_THREAD_SERIALIZED (autograd's device thread "

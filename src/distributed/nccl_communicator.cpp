@@ -19,6 +19,7 @@
 #include "backends.h"
 #include "cuda_handles.h"
 #include "dcgan/common/check.h"
+#include "dcgan/common/cuda_library.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/log.h"
 #include "dcgan/common/str.h"
@@ -343,13 +344,17 @@ class NcclCommunicator final : public Communicator {
   Watchdog watchdog_;  // after comm_: it stops before the communicator is aborted
 };
 
-}  // namespace
-
 std::unique_ptr<Communicator> make_nccl_communicator(const CommConfig& config,
                                                      const MpiSession& session,
                                                      const torch::Device& device) {
   return std::make_unique<NcclCommunicator>(config, session, resolve_device(session, device));
 }
+
+// Provided when the CUDA library loads (backends.h).
+const NcclPart kPart{&make_nccl_communicator};
+const bool kProvided = (cuda_library::provide(kNcclPart, &kPart), true);
+
+}  // namespace
 
 }  // namespace dcgan::distributed::detail
 

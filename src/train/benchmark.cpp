@@ -9,21 +9,16 @@
 #include <iomanip>
 #include <sstream>
 
+#include <ATen/DeviceAccelerator.h>
+#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 
-#ifdef DCGAN_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDACachingAllocator.h>
-#include <c10/cuda/CUDAFunctions.h>
-#include <c10/util/Exception.h>
-#endif
-
+#include "cuda_parts.h"
 #include "dcgan/common/str.h"
 #include "dcgan/distributed/communicator.h"
 
 namespace dcgan::train {
 
-#ifdef DCGAN_WITH_CUDA
 // Counts c10's "called a synchronizing CUDA operation" warnings; passes any other on.
 class SyncWarningCounter final : public c10::WarningHandler {
  public:
@@ -42,20 +37,18 @@ class SyncWarningCounter final : public c10::WarningHandler {
 };
 
 struct SyncCounter::Impl {
-  Impl() : counter(c10::WarningUtils::get_warning_handler()), guard(&counter) {
-    previous = c10::cuda::warning_state().get_sync_debug_mode();
-    c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_WARN);
-  }
-  ~Impl() { c10::cuda::warning_state().set_sync_debug_mode(previous); }
+  static constexpr int kWarn = 1;  // c10::cuda::SyncDebugMode::L_WARN
+  Impl()
+      : exchange(detail::cuda_parts().exchange_sync_debug_mode),
+        counter(c10::WarningUtils::get_warning_handler()),
+        guard(&counter),
+        previous(exchange(kWarn)) {}
+  ~Impl() { exchange(previous); }
+  int (*exchange)(int mode);
   SyncWarningCounter counter;
   c10::WarningUtils::WarningHandlerGuard guard;
-  c10::cuda::SyncDebugMode previous = c10::cuda::SyncDebugMode::L_DISABLED;
+  int previous;
 };
-#else
-struct SyncCounter::Impl {
-  int64_t count = 0;
-};
-#endif
 
 SyncCounter::SyncCounter(torch::Device device) : device_(device) {}
 SyncCounter::~SyncCounter() = default;
@@ -67,9 +60,7 @@ void SyncCounter::start() {
 
 void SyncCounter::stop() {
   host_waits_ += distributed::host_wait_count();
-#ifdef DCGAN_WITH_CUDA
   if (impl_) c10_syncs_ = impl_->counter.count;
-#endif
   impl_.reset();
 }
 
@@ -101,23 +92,18 @@ void PhaseTimer::wait_for_device() const {
 }
 
 int64_t peak_memory_bytes(torch::Device device) {
-#ifdef DCGAN_WITH_CUDA
   if (device.is_cuda()) {
     using c10::CachingAllocator::StatType;
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    const auto stats = at::accelerator::getDeviceStats(device.index());
     return stats.allocated_bytes[static_cast<size_t>(StatType::AGGREGATE)].peak;
   }
-#endif
-  (void)device;
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 std::string device_name(torch::Device device) {
-#ifdef DCGAN_WITH_CUDA
-  if (device.is_cuda()) return at::cuda::getDeviceProperties(device.index())->name;
-#endif
+  if (device.is_cuda()) return detail::cuda_parts().device_name(device.index());
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
   while (std::getline(cpuinfo, line)) {

@@ -2,15 +2,14 @@
 #include "dcgan/train/device.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <sched.h>
-#ifdef DCGAN_WITH_CUDA
-#include <ATen/cuda/CUDAGeneratorImpl.h>
-#include <c10/cuda/CUDAFunctions.h>
-#endif
 
 #include <csignal>
 #include <cstdlib>
 
+#include "dcgan/common/cuda_library.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/common/str.h"
 #include "dcgan/distributed/communicator.h"
@@ -23,20 +22,41 @@ static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a
 
 extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_number); }
 
+// Loads the CUDA library, and checks that torch took its CUDA half from it.
+void load_cuda() {
+  cuda_library::load();
+  // Torch takes its CUDA half from the first question it is asked about CUDA and keeps that
+  // answer: a question before the library loaded left it without one, for good.
+  if (!at::detail::getCUDAHooks().isBuilt()) {
+    throw Error(
+        "the CUDA library loaded, but torch had already settled on having no CUDA: something "
+        "asked torch about CUDA before the device was chosen");
+  }
+}
+
 }  // namespace
 
+bool cuda_available() {
+  if (!cuda_library::built() || !cuda_library::driver_present()) return false;
+  load_cuda();
+  return torch::cuda::is_available();
+}
+
 torch::Device choose_device(const std::string& want, int local_rank) {
-  if (want == "cpu" || (want == "auto" && !torch::cuda::is_available())) return torch::kCPU;
+  if (want == "cpu" || (want == "auto" && !cuda_available())) return torch::kCPU;
+  if (!cuda_library::built()) {
+    throw UsageError(
+        "--device cuda: this build has no CUDA (its torch has none) HINT: use --device cpu or "
+        "auto");
+  }
+  load_cuda();
   return distributed::local_cuda_device(local_rank);
 }
 
 void use_device(torch::Device device) {
   if (!device.is_cuda()) return;
-#ifdef DCGAN_WITH_CUDA
-  c10::cuda::set_device(device.has_index() ? device.index() : c10::cuda::current_device());
-#else
-  throw Error(str("no CUDA in this build for ", device.str()));
-#endif
+  const auto* guard = c10::impl::getDeviceGuardImpl(torch::kCUDA);
+  guard->setDevice(device.has_index() ? device : guard->getDevice());
 }
 
 int default_cpu_threads(int local_ranks) {
@@ -60,13 +80,9 @@ void apply_debug_modes(bool deterministic, bool detect_anomaly) {
 
 at::Generator make_generator(torch::Device device, uint64_t seed) {
   if (!device.is_cuda()) return at::detail::createCPUGenerator(seed);
-#ifdef DCGAN_WITH_CUDA
-  at::Generator generator = at::cuda::detail::createCUDAGenerator(device.index());
+  at::Generator generator = at::detail::getCUDAHooks().getNewGenerator(device.index());
   generator.set_current_seed(seed);
   return generator;
-#else
-  throw Error(str("no CUDA in this build for a generator on ", device.str()));
-#endif
 }
 
 std::atomic<int>& stop_signal() { return g_stop_signal; }

@@ -31,7 +31,7 @@ StepRunner::StepRunner(const TrainConfig& config, distributed::Communicator& com
         "--cuda-graph needs the NCCL backend (--backend mpi stages every collective through "
         "the host)");
   }
-  graph_ = std::make_unique<StepGraph>(device_, z_generator_);
+  graph_ = make_step_graph(device_, z_generator_);
 }
 
 StepRunner::~StepRunner() = default;

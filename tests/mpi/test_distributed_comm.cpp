@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "dcgan/common/cuda_library.h"
 #include "dcgan/common/errors.h"
 #include "dcgan/distributed/grad_reducer.h"
 #include "dcgan/distributed/module_sync.h"
@@ -52,6 +53,7 @@ TEST(MakeCommunicator, RefusesBackendsThatCannotRunHere) {
   EXPECT_THROW(make_communicator(CommConfig{"mpi", std::chrono::seconds(0)}, session, cpu),
                UsageError);
   EXPECT_EQ(make_communicator(CommConfig{"auto"}, session, cpu)->backend_name(), "mpi");
+  if (cuda_library::built()) cuda_library::load();  // the NCCL backend and torch's CUDA half
   const int gpus = static_cast<int>(torch::cuda::device_count());
   if (gpus >= session.local_size()) GTEST_SKIP() << gpus << " GPU(s): enough for NCCL here";
   // More ranks on this node than GPUs: NCCL is refused with a remedy, on every rank alike.

@@ -23,14 +23,14 @@ trap 'rm -rf "$tmp"' EXIT
 # by name wherever it resolves.
 mkdir -p "$tmp/elsewhere"
 while read -r lib; do ln -s "$lib" "$tmp/elsewhere/$(basename "$lib")"; done \
-  < <(ldd "$bin/dcgan-train" | awk '$1 ~ /^lib(cudart|nccl)\.so/ && $3 ~ /^\// {print $3}')
+  < <(ldd "$bin/libdcgan_cuda.so" | awk '$1 ~ /^lib(cudart|nccl)\.so/ && $3 ~ /^\// {print $3}')
 LD_LIBRARY_PATH=$tmp/elsewhere${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
   DCGAN_BIN_DIR=$bin bash "$root/launch/gpu_bundle.sh" "$tmp/bundle" > "$tmp/bundle.log" 2>&1 \
   || { cat "$tmp/bundle.log"; fail "gpu_bundle.sh failed"; }
 bytes=$(du -sb "$tmp/bundle" | cut -f1)
 echo "bundle: $(wc -l < "$tmp/bundle/MANIFEST.tsv") files, $bytes bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB)"
 [ "$bytes" -le $((48 * 1024 * 1024)) ] || fail "the bundle is $bytes bytes, over 48 MiB"
-for f in bin/dcgan-prep bin/dcgan-train bin/dcgan-sample bin/bench_step bin/test_train bin/device_smoke \
+for f in bin/dcgan-prep bin/dcgan-train bin/dcgan-sample bin/bench_step bin/test_train bin/device_smoke bin/libdcgan_cuda.so \
          usr/bin/orterun usr/bin/orted "usr/lib/$MULTIARCH/libmpi.so.40" "usr/lib/$MULTIARCH/openmpi/lib/openmpi3/mca_btl_vader.so" \
          "usr/lib/$MULTIARCH/pmix2/lib/libpmix.so.2" compat/libstdc++.so.6; do
   [ -e "$tmp/bundle/$f" ] || fail "the bundle has no $f"

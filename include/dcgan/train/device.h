@@ -10,8 +10,14 @@
 namespace dcgan::train {
 
 // "auto": CUDA when available, else CPU; "cuda": local_rank modulo the visible GPUs (UsageError
-// when there is none); "cpu".
+// when there is none); "cpu". Any choice but "cpu" first loads the CUDA library
+// (dcgan/common/cuda_library.h) where a CUDA driver is installed, before torch is asked about CUDA:
+// call it before anything else that touches CUDA. A CPU rank never loads it.
 torch::Device choose_device(const std::string& want, int local_rank);
+
+// Whether a CUDA device can be used here: this build has CUDA, a driver is installed, and torch,
+// with the CUDA library loaded, sees a device. Loads the library where a driver is installed.
+bool cuda_available();
 
 // Makes a CUDA device this thread's current one (c10::cuda::set_device), so that every call that
 // takes "the current device" (default generators, streams, allocations without an index) means

@@ -33,20 +33,17 @@ class StepGraph {
   using Step = std::function<StepResult()>;
   inline static constexpr int64_t kWarmupSteps = 3;
 
-  // `generator`: the CUDA generator the step draws its noise from. Throws UsageError when this
-  // build has no CUDA or `device` is not a CUDA device.
-  StepGraph(torch::Device device, at::Generator generator, int64_t warmup_steps = kWarmupSteps);
-  ~StepGraph();
-  StepGraph(const StepGraph&) = delete;
-  StepGraph& operator=(const StepGraph&) = delete;
+  virtual ~StepGraph() = default;
 
   // Runs one step: eagerly during warm-up, then the capture (and its first replay), then replays.
-  StepResult run(const Step& step);
-  bool captured() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  virtual StepResult run(const Step& step) = 0;
+  virtual bool captured() const = 0;
 };
+
+// `generator`: the CUDA generator the step draws its noise from. The graph itself lives in the CUDA
+// library (step_graph_cuda.cpp), which the CUDA device's choice loaded. Throws UsageError when
+// `device` is not a CUDA device or this build has no CUDA.
+std::unique_ptr<StepGraph> make_step_graph(torch::Device device, at::Generator generator,
+                                           int64_t warmup_steps = StepGraph::kWarmupSteps);
 
 }  // namespace dcgan::train

@@ -346,7 +346,7 @@ train::TrainConfig deterministic_cuda(train::TrainConfig c) {
 // run does. A checkpoint whose noise came from the host (here a CPU run's, as every CUDA run's
 // was before the noise moved to the GPU) still resumes on CUDA, with a new noise stream.
 TEST_F(TrainerTest, CudaDeviceNoiseResumesExactly) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!train::cuda_available()) GTEST_SKIP() << "no CUDA device";
   ScratchDir straight_dir("dcgan-cuda-straight"), resumed_dir("dcgan-cuda-resumed"),
       host_dir("dcgan-cuda-host");
   train::TrainConfig c = deterministic_cuda(config(straight_dir.path(), 8));
@@ -375,7 +375,7 @@ TEST_F(TrainerTest, CudaDeviceNoiseResumesExactly) {
 // The captured step replays what the eager step computes: after warm-up (3 steps), the capture
 // and 7 replays, G's and D's parameters and buffers equal the eager run's.
 TEST_F(TrainerTest, CudaGraphMatchesTheEagerRun) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!train::cuda_available()) GTEST_SKIP() << "no CUDA device";
   ScratchDir eager_dir("dcgan-cuda-eager"), graph_dir("dcgan-cuda-graph");
   train::TrainConfig c = deterministic_cuda(config(eager_dir.path(), 10));
   c.data_on_device = true;
@@ -390,13 +390,14 @@ TEST_F(TrainerTest, CudaGraphMatchesTheEagerRun) {
 // A step that throws while it is being captured: the caller gets the step's own error, the
 // stream is no longer capturing, and CUDA work on it runs again.
 TEST(StepGraphCuda, ACaptureThatThrowsEndsAndReportsTheStepsError) {
-  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  if (!train::cuda_available()) GTEST_SKIP() << "no CUDA device";
   const torch::Device device(torch::kCUDA, 0);
-  train::StepGraph graph(device, train::make_generator(device, 1), /*warmup_steps=*/1);
+  const std::unique_ptr<train::StepGraph> graph =
+      train::make_step_graph(device, train::make_generator(device, 1), /*warmup_steps=*/1);
   const torch::Tensor x = torch::ones({16}, device);
-  graph.run([&] { return train::StepResult{x * 2, {}}; });  // the eager warm-up
+  graph->run([&] { return train::StepResult{x * 2, {}}; });  // the eager warm-up
   try {
-    graph.run([&]() -> train::StepResult {
+    graph->run([&]() -> train::StepResult {
       torch::Tensor y = x * 3;  // captured work before the failure
       throw Error("the planted failure");
     });
@@ -404,10 +405,10 @@ TEST(StepGraphCuda, ACaptureThatThrowsEndsAndReportsTheStepsError) {
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "the planted failure");
   }
-  EXPECT_FALSE(graph.captured());
+  EXPECT_FALSE(graph->captured());
   EXPECT_EQ((x * 5).sum().item<double>(), 80.0);  // the stream runs work again
   try {
-    graph.run([&] { return train::StepResult{x, {}}; });
+    graph->run([&] { return train::StepResult{x, {}}; });
     FAIL() << "a failed capture was replayed";
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "CUDA graph: the step's capture failed earlier");

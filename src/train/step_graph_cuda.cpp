@@ -1,24 +1,19 @@
-// The CUDA graph of the training step (see step_graph.h). Compiled whenever torch has CUDA; a
-// CPU-only build refuses --cuda-graph here.
-#include "dcgan/train/step_graph.h"
-
-#include "dcgan/common/errors.h"
-#include "dcgan/common/log.h"
-#include "dcgan/common/str.h"
-
-#ifdef DCGAN_WITH_CUDA
+// The CUDA graph of the training step (see step_graph.h), in the CUDA library only: its factory
+// checks the arguments and calls make_cuda_step_graph through cuda_parts.h.
 #include <ATen/core/CachingHostAllocator.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#endif
+
+#include "cuda_parts.h"
+#include "dcgan/common/errors.h"
+#include "dcgan/common/log.h"
+#include "dcgan/common/str.h"
+#include "dcgan/train/step_graph.h"
 
 namespace dcgan::train {
-
-#ifdef DCGAN_WITH_CUDA
-
 namespace {
 
 // A CUDAGraph whose capture can be abandoned. When the captured step throws, the stream is still
@@ -59,100 +54,81 @@ class AbortableGraph final : public at::cuda::CUDAGraph {
   }
 };
 
-}  // namespace
-
-struct StepGraph::Impl {
-  Impl(torch::Device device, at::Generator generator, int64_t warmup)
-      : device(device),
-        generator(std::move(generator)),
-        warmup(warmup),
+class CudaStepGraph final : public StepGraph {
+ public:
+  CudaStepGraph(torch::Device device, at::Generator generator, int64_t warmup)
+      : device_(device),
+        generator_(std::move(generator)),
+        warmup_(warmup),
         // Capture needs a stream other than the legacy default one; warm-up runs there too, so
         // that the lazily made state lives on the stream that the graph replays on.
-        stream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())) {}
+        stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index())) {}
 
-  torch::Device device;
-  at::Generator generator;
-  int64_t warmup;
-  c10::cuda::CUDAStream stream;
-  std::unique_ptr<AbortableGraph> graph;
-  StepResult outputs;  // the graph's own output tensors
-  int64_t calls = 0;
-  bool capture_failed = false;
+  StepResult run(const Step& step) override;
+  bool captured() const override { return graph_ != nullptr; }
+
+ private:
+  torch::Device device_;
+  at::Generator generator_;
+  int64_t warmup_;
+  c10::cuda::CUDAStream stream_;
+  std::unique_ptr<AbortableGraph> graph_;
+  StepResult outputs_;  // the graph's own output tensors
+  int64_t calls_ = 0;
+  bool capture_failed_ = false;
 };
 
-StepGraph::StepGraph(torch::Device device, at::Generator generator, int64_t warmup_steps) {
-  if (!device.is_cuda()) {
-    throw UsageError(str("--cuda-graph needs a CUDA device; this rank trains on ", device.str()));
-  }
-  if (generator.device().type() != torch::kCUDA) {
-    throw Error("StepGraph: the step's noise generator must be a CUDA generator");
-  }
-  impl_ = std::make_unique<Impl>(device, std::move(generator), std::max<int64_t>(warmup_steps, 1));
-}
-
-StepGraph::~StepGraph() = default;
-
-bool StepGraph::captured() const { return impl_->graph != nullptr; }
-
-StepResult StepGraph::run(const Step& step) {
-  Impl& g = *impl_;
-  const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(g.device.index());
+StepResult CudaStepGraph::run(const Step& step) {
+  const c10::cuda::CUDAStream caller = c10::cuda::getCurrentCUDAStream(device_.index());
   at::cuda::CUDAEvent inputs_ready;
   inputs_ready.record(caller);
-  inputs_ready.block(g.stream);  // the step sees the batch the caller copied in
+  inputs_ready.block(stream_);  // the step sees the batch the caller copied in
   StepResult result;
   {
-    c10::cuda::CUDAStreamGuard on_side(g.stream);
-    ++g.calls;
-    if (g.calls <= g.warmup) {
+    c10::cuda::CUDAStreamGuard on_side(stream_);
+    ++calls_;
+    if (calls_ <= warmup_) {
       result = step();
     } else {
-      if (!g.graph) {
+      if (!graph_) {
         // A capture that threw leaves no graph to replay: the run ends with the error, and a
         // later call refuses rather than replay half a capture.
-        if (g.capture_failed) throw Error("CUDA graph: the step's capture failed earlier");
-        g.capture_failed = true;
-        g.stream.synchronize();  // the warm-up's work is done before capture begins
+        if (capture_failed_) throw Error("CUDA graph: the step's capture failed earlier");
+        capture_failed_ = true;
+        stream_.synchronize();  // the warm-up's work is done before capture begins
         auto graph = std::make_unique<AbortableGraph>();
-        graph->register_generator_state(g.generator);
+        graph->register_generator_state(generator_);
         graph->capture_begin();
         try {
-          g.outputs = step();
+          outputs_ = step();
           graph->capture_end();  // throws before ending the pool when the capture was invalidated
         } catch (...) {
           graph->abort_capture();  // the first error goes up, not one of the clean-up's
           throw;
         }
-        g.graph = std::move(graph);
-        g.capture_failed = false;
-        log::info(str("CUDA graph: the step is captured after ", g.warmup,
+        graph_ = std::move(graph);
+        capture_failed_ = false;
+        log::info(str("CUDA graph: the step is captured after ", warmup_,
                       " eager steps; every later step replays it"));
       }
-      g.graph->replay();
-      result = g.outputs;
+      graph_->replay();
+      result = outputs_;
     }
   }
   at::cuda::CUDAEvent step_done;
-  step_done.record(g.stream);
+  step_done.record(stream_);
   step_done.block(caller);  // the caller's stream sees the step's results
   return result;
 }
 
-#else  // no CUDA in this build
+}  // namespace
 
-struct StepGraph::Impl {};
+namespace detail {
 
-StepGraph::StepGraph(torch::Device device, at::Generator, int64_t) {
-  throw UsageError(str("--cuda-graph needs a build of torch with CUDA; this one has none (device ",
-                       device.str(), ")"));
+std::unique_ptr<StepGraph> make_cuda_step_graph(torch::Device device, at::Generator generator,
+                                                int64_t warmup_steps) {
+  return std::make_unique<CudaStepGraph>(device, std::move(generator), warmup_steps);
 }
 
-StepGraph::~StepGraph() = default;
-
-bool StepGraph::captured() const { return false; }
-
-StepResult StepGraph::run(const Step& step) { return step(); }
-
-#endif
-
+}  // namespace detail
 }  // namespace dcgan::train
