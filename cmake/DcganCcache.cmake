@@ -12,6 +12,13 @@
 # - depend mode: on a miss ccache takes the headers from the compiler's own -MD file instead of
 #   running the preprocessor first, which for a torch translation unit would expand all of torch's
 #   headers again (the precompiled header spares the compiler that, not the preprocessor).
+#
+# What hits and what does not, with the shared header (measured 2026-12-07): every torch unit hashes
+# the .gch's bytes, and those embed the clone's path. A clone's first build makes its header with
+# no .gch beside it, so the next fresh clone, at any path, hits that entry, gets the same bytes, and
+# then hits every unit. A long-lived build directory does not feed fresh clones: when it remakes the
+# header, ccache sees the old .gch as an input ("Detected use of precompiled header"), so neither
+# side's entries match the other's.
 option(DCGAN_CCACHE "compile through ccache where it is installed" ON)
 if(DCGAN_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   find_program(DCGAN_CCACHE_PROGRAM ccache)
