@@ -36,6 +36,18 @@ for f in bin/dcgan-prep bin/dcgan-train bin/dcgan-sample bin/bench_step bin/test
   [ -e "$tmp/bundle/$f" ] || fail "the bundle has no $f"
 done
 compgen -G "$tmp/bundle/usr/lib/$MULTIARCH/libhdf5_serial.so.*" >/dev/null || fail "the bundle has no libhdf5_serial"
+# The bundle's stripped dcgan-train opens the bundle's stripped libdcgan_cuda.so, from its own
+# directory, for --device cuda; without a GPU here that ends in the usage error, exit 2.
+if ! ldconfig -p | grep -q 'libcuda\.so\.1 '; then
+  rc=0
+  LD_DEBUG=files LD_DEBUG_OUTPUT="$tmp/ld" "$tmp/bundle/bin/dcgan-train" --device cuda --data "$tmp/none" \
+    --out "$tmp/cuda-run" > "$tmp/cuda.out" 2>&1 || rc=$?
+  [ "$rc" = 2 ] && grep -q 'no CUDA device is visible' "$tmp/cuda.out" \
+    || { cat "$tmp/cuda.out"; fail "the bundle's dcgan-train --device cuda exited $rc"; }
+  grep -qh "file=$tmp/bundle/bin/libdcgan_cuda.so" "$tmp"/ld.* \
+    || fail "the bundle's dcgan-train did not open the bundle's libdcgan_cuda.so"
+  echo "the bundle's dcgan-train opened its libdcgan_cuda.so (--device cuda: exit 2, no GPU here)"
+fi
 # Nothing of glibc's, torch's or the nvidia wheels' travels.
 if grep -E $'^[^\t]*/(libc\\.so|libtorch|libc10|libcudart|libnccl|libcudnn)' "$tmp/bundle/MANIFEST.tsv"; then
   fail "the bundle carries a library the GPU machine has"
