@@ -39,7 +39,9 @@ case_() {
 case_ "done"                 7 0   ""          0   0 "launcher exited with 0"
 case_ "usage error"          7 2   ""          2   0 "launcher exited with 2"
 case_ "data error"           7 3   ""          3   0 "launcher exited with 3"
-case_ "abnormal end, no checkpoint" 7 1 ""     1   0 "failed with 1; not requeueing: no checkpoint to resume from"
+# A job that dies before its first checkpoint (Open MPI's start-up crash) starts again once.
+case_ "abnormal end, no checkpoint" 6 139 ""   0   1 "failed with 139; requeueing job 6 to start again \(no checkpoint yet\) \(abnormal end 1 of at most 3\)"
+case_ "again, no checkpoint" 6 1 ""            1   0 "failed with 1; not requeueing: it failed again before its first checkpoint"
 case_ "preempted"            7 75  step-000010 0   1 "checkpoint saved; requeueing job 7"
 case_ "node lost"            7 1   step-000020 0   1 "failed with 1; requeueing job 7 to resume from step-000020 \(abnormal end 1 of at most 3\)"
 grep -q -- "--resume $T/run" "$T/args" || { echo "FAIL: a run with a checkpoint was not resumed: $(cat "$T/args")"; fail=1; }
@@ -49,9 +51,11 @@ case_ "progress, 3rd"        7 9   step-000060 0   1 "failed with 9; requeueing 
 case_ "bound reached"        7 1   step-000080 1   0 "not requeueing: 3 abnormal ends already requeued \(DCGAN_MAX_FAILURES\)"
 case_ "a new job counts anew" 8 1  step-000100 0   1 "requeueing job 8 to resume from step-000100 \(abnormal end 1 of at most 3\)"
 lines=$(wc -l <"$T/run/logs/failures")
-[ "$lines" = 4 ] || { echo "FAIL: RUN/logs/failures has $lines lines, want 4: $(cat "$T/run/logs/failures")"; fail=1; }
+[ "$lines" = 5 ] || { echo "FAIL: RUN/logs/failures has $lines lines, want 5: $(cat "$T/run/logs/failures")"; fail=1; }
+grep -qE "^job 6 restart 0 exit 139 at [0-9T:Z-]+ resumes none$" "$T/run/logs/failures" \
+  || { echo "FAIL: no record of job 6's start-up failure: $(cat "$T/run/logs/failures")"; fail=1; }
 grep -qE "^job 7 restart 0 exit 1 at [0-9T:Z-]+ resumes step-000020$" "$T/run/logs/failures" \
-  || { echo "FAIL: unexpected record: $(head -n 1 "$T/run/logs/failures")"; fail=1; }
+  || { echo "FAIL: no record of job 7's node loss: $(cat "$T/run/logs/failures")"; fail=1; }
 echo "$n cases"
 [ "$fail" = 0 ] && echo "PASS"
 exit "$fail"
