@@ -5,9 +5,9 @@
 # test"), and splitting a large file into more translation units stays cheap.
 #
 # REUSE_FROM needs the same compiler flags in every user, which the project keeps: warnings come
-# from dcgan_warnings() and the rest from dcgan_torch (cmake/DcganDependencies.cmake). The targets' own -D macros (NCCL, CUDA,
-# Open MPI's C-only switch) differ but appear nowhere in torch's headers, which is what GCC asks
-# of a precompiled header. The torch-free rooms (spdlog, protobuf, HDF5) never see it.
+# from dcgan_warnings() and the rest from dcgan_torch (cmake/DcganDependencies.cmake). The
+# targets' own -D macros (NCCL, CUDA, Open MPI's C-only switch) differ but appear nowhere in
+# torch's headers, which is what GCC asks of a precompiled header. The torch-free rooms (spdlog, protobuf, HDF5) never see it.
 option(DCGAN_PCH "one precompiled torch header shared by the torch targets" ON)
 
 # Called once, where dcgan_torch is known: the target that owns the header.
@@ -21,7 +21,6 @@ function(dcgan_add_torch_pch)
   dcgan_warnings(dcgan_torch_pch)
 endfunction()
 
-# A torch target: compiles with the shared header.
 # A torch target: compiles with the shared header. An executable also exports its symbols, which
 # libdcgan_cuda.so binds to when a rank loads it: that library holds the CUDA code only and uses
 # the executable's copy of everything else (the logger, the errors, the communicator's base).
