@@ -36,11 +36,12 @@ ops_pass "submitted job $job"
 out=$T/job-$job.out
 show_out() { echo "---- $out"; tail -n 40 "$out" 2>/dev/null; }
 
-if ! ops_wait 120 ops_has_steps "$T/run" 10; then
+first_attempt_gone() { slurm_local_node_idle && ! pgrep -x slurmstepd >/dev/null; }
+if ! slurm_wait_steps "$job" "$out" "$T/run" 10 120 first_attempt_gone; then
   show_out; slurm_local_dump_logs; squeue; ops_fail "job made no progress in 120 s"; ops_finish
 fi
 scancel --signal=USR1 --batch "$job"
-if ops_wait 90 job_restarted "$job"; then ops_pass "job requeued itself (Restarts=1, PENDING)"
+if ops_wait 90 job_restarted "$job"; then ops_pass "job requeued itself (PENDING, restarted)"
 else show_out; slurm_local_dump_logs; ops_fail "job did not requeue in 90 s (state $(job_field "$job" JobState))"; ops_finish; fi
 mapfile -t stops < <(ops_stop_steps "$T/run")
 ops_check "both ranks stopped after the same step (${stops[*]:-none})" \
@@ -52,14 +53,13 @@ ops_check "checkpoint of step $stop is complete" ops_ckpt_complete "$T/run/check
 # Slurm holds a requeued job back for about two minutes (BeginTime). Once the first attempt's
 # step daemons are gone, let it start now; slurmd refuses credentials issued in the same second
 # as the revocation of the old ones ("Job credential revoked"), hence the extra 2 s.
-first_attempt_gone() { slurm_local_node_idle && ! pgrep -x slurmstepd >/dev/null; }
 ops_wait 60 first_attempt_gone || ops_fail "first attempt still running after 60 s"
 sleep 2
 scontrol update JobId="$job" StartTime=now
 if ops_wait 180 job_is "$job" COMPLETED; then ops_pass "requeued job completed"
 else show_out; slurm_local_dump_logs; ops_fail "requeued job did not complete in 180 s (state $(job_field "$job" JobState))"; ops_finish; fi
 ops_check "job exit code 0:0 (got $(job_field "$job" ExitCode))" test "$(job_field "$job" ExitCode)" = 0:0
-ops_check "second attempt resumed from the run" grep -q "restart 1 .*resuming $T/run" "$out"
+ops_check "the requeued attempt resumed from the run" grep -qE "restart [1-9][0-9]* .*resuming $T/run" "$out"
 ops_check "trainer resumed at step $stop" grep -q "resumed from .* at step $stop " "$T/run/logs/rank-0.log"
 final=$(ops_latest "$T/run")
 ops_check "run ends at step $STEPS" test "$(basename "$final")" = "step-$(printf %06d "$STEPS")"
