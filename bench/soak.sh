@@ -14,7 +14,10 @@
 #             --rss-max-pct above the first settled one from then (settled: after the first
 #             sample that saw the attempt train; see bench/soak_report.py)
 #   fds       per rank, max - min <= --fd-range over the settled samples of all attempts
-#   img/s     every clean interval within --tput-pct of their median (--tput-pct 0: not checked)
+#   img/s     no drift: the median img/s of each third of the clean intervals (those where
+#             the machine's other load, other processes and steal, stayed under 10%) within
+#             --tput-pct of the median of all (--tput-pct 0: shown, not checked); single
+#             intervals are shown (bench/soak_report.py has the definitions)
 #   bits      the final checkpoint's fingerprints and tensors equal the straight run's
 # Exit: 0 every criterion met, 1 one failed (or a run failed), 2 usage error.
 #
@@ -30,7 +33,7 @@ set -e  # lib_ops.sh is written for scripts without -e; this one keeps it
 
 minutes=30 preempt_min=3 sample_s=60 rss_from_min=5 rss_max_pct=5 fd_range=2 tput_pct=10
 tail_steps=50 work="$DCGAN_ROOT/runs/soak-$(date +%Y%m%d-%H%M%S)" extra=()
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "soak.sh: error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -139,11 +142,15 @@ last_step() {
   [[ "$line" =~ \"step\":\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0
 }
 
-# One row per rank: t_ms attempt rank pid rss_kb private_kb fds step. A sample with a rank
+# The machine's CPU ticks from /proc/stat: "busy steal" (busy: user, nice, system, irq, softirq).
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 "\t" $9; exit }' /proc/stat; }
+
+# One row per rank: t_ms attempt rank pid rss_kb private_kb fds step cpu_ticks machine_busy
+# machine_steal (cpu_ticks: the rank's user + system time, /proc/PID/stat). A sample with a rank
 # missing (start-up, or a rank just gone) is skipped whole.
 take_sample() {
-  local t step pid rank mem fds rows=() entries
-  t=$(elapsed_ms) step=$(last_step)
+  local t step pid rank mem fds rows=() entries ticks machine
+  t=$(elapsed_ms) step=$(last_step) machine=$(machine_ticks)
   shopt -s nullglob
   for pid in $(rank_pids); do
     rank=$(tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p' || true)
@@ -151,7 +158,10 @@ take_sample() {
       "/proc/$pid/smaps_rollup" 2>/dev/null || true)
     entries=("/proc/$pid/fd/"*)
     fds=${#entries[@]}
-    [ -n "$rank" ] && [ -n "$mem" ] && [ "$fds" -gt 0 ] && rows+=("$t	$attempt	$rank	$pid	$mem	$fds	$step")
+    # Fields 14 and 15 after the command name, which ends at the last ')'.
+    ticks=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true)
+    [ -n "$rank" ] && [ -n "$mem" ] && [ "$fds" -gt 0 ] && [ -n "$ticks" ] &&
+      rows+=("$t	$attempt	$rank	$pid	$mem	$fds	$step	$ticks	$machine")
   done
   shopt -u nullglob
   [ "${#rows[@]}" = "$np" ] && printf '%s\n' "${rows[@]}" >> "$work/samples.tsv"
@@ -197,4 +207,4 @@ if ops_same_params "$(ops_latest "$run")" "$(ops_latest "$work/straight")" > "$w
 python3 "$here/soak_report.py" --samples "$work/samples.tsv" --events "$work/events.tsv" \
   --global-batch $((np * batch)) --rss-from-min "$rss_from_min" --rss-max-pct "$rss_max_pct" \
   --fd-range "$fd_range" --tput-pct "$tput_pct" --bits-ok "$bits" --bits-detail "$work/bits.txt" \
-  --cpu "$cpu"
+  --cpu "$cpu" --hz "$(getconf CLK_TCK)" --cores "$(getconf _NPROCESSORS_ONLN)"
