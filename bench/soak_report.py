@@ -80,9 +80,9 @@ def load_events(path):
 class Interval:
     """The interval that ends at a sample: img/s, and for a clean one img/CPU-s and other %."""
 
-    def __init__(self, rate, mark, per_cpu_s=None, other_pct=None, steal_pct=None):
+    def __init__(self, rate, mark, per_cpu_s=None, other_pct=None):
         self.rate, self.mark = rate, mark
-        self.per_cpu_s, self.other_pct, self.steal_pct = per_cpu_s, other_pct, steal_pct
+        self.per_cpu_s, self.other_pct = per_cpu_s, other_pct
 
 
 def intervals(samples, events, global_batch, ranks, hz, cores, contended_pct):
@@ -101,8 +101,7 @@ def intervals(samples, events, global_batch, ranks, hz, cores, contended_pct):
             other = ((row["busy"] - prev["busy"]) / hz - own + (row["steal"] - prev["steal"]) / hz)
             other_pct = 100 * other / (seconds * cores)
             out[t] = Interval(images / seconds, "contended" if other_pct > contended_pct else "",
-                              images / own if own > 0 else 0.0, other_pct,
-                              100 * (row["steal"] - prev["steal"]) / hz / (seconds * cores))
+                              images / own if own > 0 else 0.0, other_pct)
         prev_t, prev = t, row
     return out
 

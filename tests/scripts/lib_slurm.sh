@@ -129,13 +129,17 @@ slurm_hosts_slurmd() {
 
 slurm_hosts_idle() { [ "$(sinfo -h -o '%t %D' 2>/dev/null)" = "idle $1" ]; }
 
+# slurm_start_now JOB: lets a requeued job start at once (Slurm holds it back about two minutes).
+# Call it once the previous attempt's step daemons are gone; slurmd refuses credentials issued in
+# the second the old ones were revoked ("Job credential revoked"), hence the 2 s first.
+slurm_start_now() { sleep 2; scontrol update JobId="$1" StartTime=now; }
+
 # slurm_wait_steps JOB OUT RUN N SECONDS GONE_CMD...: waits up to SECONDS for RUN to log N
 # steps. An attempt that dies before its first checkpoint is started again once by
 # train.sbatch; Open MPI 4.1.4 can crash a rank inside MPI_Init_thread, about once in 70 drills
 # (docs/running.md), and that retry is the product's answer. Such a retry is shown, with the
 # lines of OUT that say how the attempt ended; once GONE_CMD says its step daemons are gone the
-# requeued job may start at once (Slurm holds it back about two minutes), and the wait begins
-# again. False when RUN has not logged N steps by then.
+# requeued job starts at once (slurm_start_now), and the wait begins again. False when RUN has not logged N steps by then.
 slurm_wait_steps() {
   local job=$1 out=$2 run=$3 n=$4 secs=$5
   shift 5
@@ -145,8 +149,7 @@ slurm_wait_steps() {
   echo "note: job $job's first attempt died before its first checkpoint and train.sbatch started it again:"
   grep -E "Segmentation|signal|Killed|exited with|failed with|error:" "$out" | head -n 12 | sed 's/^/  | /'
   ops_wait 60 "$@" || return 1
-  sleep 2  # slurmd refuses credentials issued in the second the old ones were revoked
-  scontrol update JobId="$job" StartTime=now
+  slurm_start_now "$job"
   ops_wait "$secs" ops_has_steps "$run" "$n"
 }
 

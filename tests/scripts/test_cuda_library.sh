@@ -48,7 +48,7 @@ train() {  # train OUT DEVICE: 2 steps, the loader's trace in OUT.ld
 }
 loaded_cuda() { cat "$tmp/$1".ld.* 2>/dev/null | grep -E 'file=[^ ]*(libdcgan_cuda|libtorch_cuda|libcublasLt)\.so' | head -n 3; }
 driver=0  # a CUDA driver here: auto would choose it, and cuda would find a device
-ldconfig -p | grep -q 'libcuda\.so\.1 ' && driver=1
+cuda_driver_here && driver=1
 devices=(cpu)
 [ "$driver" = 1 ] || devices+=(auto)
 for device in "${devices[@]}"; do

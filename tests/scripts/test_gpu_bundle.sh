@@ -38,7 +38,7 @@ done
 compgen -G "$tmp/bundle/usr/lib/$MULTIARCH/libhdf5_serial.so.*" >/dev/null || fail "the bundle has no libhdf5_serial"
 # The bundle's stripped dcgan-train opens the bundle's stripped libdcgan_cuda.so, from its own
 # directory, for --device cuda; without a GPU here that ends in the usage error, exit 2.
-if ! ldconfig -p | grep -q 'libcuda\.so\.1 '; then
+if ! cuda_driver_here; then
   rc=0
   LD_DEBUG=files LD_DEBUG_OUTPUT="$tmp/ld" "$tmp/bundle/bin/dcgan-train" --device cuda --data "$tmp/none" \
     --out "$tmp/cuda-run" > "$tmp/cuda.out" 2>&1 || rc=$?

@@ -108,8 +108,7 @@ else
   if ops_wait 90 slurm_agent_idle; then ops_pass "slurmctld delivered what it held for host 2 ($(( $(date +%s) - held )) s)"
   else sdiag | grep -i agent; ops_fail "slurmctld still holds messages after 90 s"; fi
 fi
-sleep 2
-scontrol update JobId="$job" StartTime=now
+slurm_start_now "$job"
 if ops_wait 180 job_is "$job" COMPLETED; then ops_pass "requeued job completed"
 else show_out; slurm_local_dump_logs; ops_fail "requeued job did not complete in 180 s (state $(job_field "$job" JobState))"; ops_finish; fi
 ops_check "job exit code 0:0 (got $(job_field "$job" ExitCode))" test "$(job_field "$job" ExitCode)" = 0:0

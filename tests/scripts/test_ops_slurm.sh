@@ -50,12 +50,9 @@ stop=${stops[0]:-0}
 ops_check "batch script saw exit 75 and requeued" grep -q "launcher exited with 75" "$out"
 ops_check "checkpoint of step $stop is complete" ops_ckpt_complete "$T/run/checkpoints/step-$(printf %06d "$stop")"
 
-# Slurm holds a requeued job back for about two minutes (BeginTime). Once the first attempt's
-# step daemons are gone, let it start now; slurmd refuses credentials issued in the same second
-# as the revocation of the old ones ("Job credential revoked"), hence the extra 2 s.
+# Once the first attempt's step daemons are gone, the requeued job may start.
 ops_wait 60 first_attempt_gone || ops_fail "first attempt still running after 60 s"
-sleep 2
-scontrol update JobId="$job" StartTime=now
+slurm_start_now "$job"
 if ops_wait 180 job_is "$job" COMPLETED; then ops_pass "requeued job completed"
 else show_out; slurm_local_dump_logs; ops_fail "requeued job did not complete in 180 s (state $(job_field "$job" JobState))"; ops_finish; fi
 ops_check "job exit code 0:0 (got $(job_field "$job" ExitCode))" test "$(job_field "$job" ExitCode)" = 0:0
