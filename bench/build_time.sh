@@ -7,15 +7,16 @@
 # Configurations (a row each):
 #   reference      Unix Makefiles, no precompiled header (the build before this benchmark existed)
 #   ninja          Ninja, no precompiled header
-#   ninja+pch      Ninja and the shared precompiled torch header
-#   ninja+pch+O2   the same at -O2 instead of CMake's Release -O3
+#   ninja+pch      Ninja and the shared precompiled torch header, each test source its own unit
+#   ninja+pch+unity  the same with the test binaries compiled in unity batches (the default)
+#   ninja+pch+O2   ninja+pch+unity at -O2 instead of CMake's Release -O3
 #   ccache-cold    ninja+pch through ccache, its cache empty (the project's default on a first build)
 #   ccache-warm    the same with the cache ccache-cold left: a second clone at another path; run
 #                  it right after ccache-cold (each builds in a copy of the tree, build/ inside)
 # Prints the table with each time's ratio to the first configuration. Each takes 5-12 min on 2
 # cores.
 #
-#   bench/build_time.sh [CONFIG...]        (default: reference ninja ninja+pch)
+#   bench/build_time.sh [CONFIG...]        (default: reference ninja ninja+pch ninja+pch+unity)
 # Environment: DCGAN_BENCH_JOBS (parallel jobs, default nproc), DCGAN_BENCH_SCRATCH (default /tmp),
 # DCGAN_BENCH_KEEP=1 (keep the build directories, e.g. to time -O2's step: their paths are printed).
 set -euo pipefail
@@ -24,7 +25,7 @@ jobs=${DCGAN_BENCH_JOBS:-$(nproc)}
 scratch=$(mktemp -d "${DCGAN_BENCH_SCRATCH:-/tmp}/dcgan-build-time.XXXXXX")
 [ "${DCGAN_BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$scratch"' EXIT
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(reference ninja ninja+pch)
+[ ${#configs[@]} -gt 0 ] || configs=(reference ninja ninja+pch ninja+pch+unity)
 QUICKSTART_TARGETS=(dcgan-prep dcgan-train dcgan-sample)
 
 seconds_of() {  # seconds_of CMD...: runs CMD quietly, prints its wall seconds
@@ -38,12 +39,13 @@ seconds_of() {  # seconds_of CMD...: runs CMD quietly, prints its wall seconds
 declare -A quick rest touch
 for c in "${configs[@]}"; do
   case "$c" in
-    reference) gen="Unix Makefiles" extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF" ;;
-    ninja) gen=Ninja extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF" ;;
-    ninja+pch) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF" ;;
-    ninja+pch+O2) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF -DCMAKE_CXX_FLAGS_RELEASE=-O2 -DCMAKE_CXX_FLAGS=-DNDEBUG" ;;
-    ccache-cold|ccache-warm) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=ON" ;;
-    *) DCGAN_EXIT=2 dcgan_die "unknown configuration '$c' (reference, ninja, ninja+pch, ninja+pch+O2, ccache-cold, ccache-warm)" ;;
+    reference) gen="Unix Makefiles" extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF -DDCGAN_UNITY_TESTS=OFF" ;;
+    ninja) gen=Ninja extra="-DDCGAN_PCH=OFF -DDCGAN_CCACHE=OFF -DDCGAN_UNITY_TESTS=OFF" ;;
+    ninja+pch) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF -DDCGAN_UNITY_TESTS=OFF" ;;
+    ninja+pch+unity) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF -DDCGAN_UNITY_TESTS=ON" ;;
+    ninja+pch+O2) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=OFF -DDCGAN_UNITY_TESTS=ON -DCMAKE_CXX_FLAGS_RELEASE=-O2 -DCMAKE_CXX_FLAGS=-DNDEBUG" ;;
+    ccache-cold|ccache-warm) gen=Ninja extra="-DDCGAN_PCH=ON -DDCGAN_CCACHE=ON -DDCGAN_UNITY_TESTS=ON" ;;
+    *) DCGAN_EXIT=2 dcgan_die "unknown configuration '$c' (reference, ninja, ninja+pch, ninja+pch+unity, ninja+pch+O2, ccache-cold, ccache-warm)" ;;
   esac
   dir=$scratch/$c
   src=$DCGAN_ROOT
@@ -76,10 +78,10 @@ done
 ref=${configs[0]}
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }'; }
 echo "build times on $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores, -j $jobs; ratios against $ref"
-printf '%-12s %22s %22s %22s\n' configuration "quickstart tools (s)" "everything (s)" "touch trainer.cpp (s)"
+printf '%-16s %22s %22s %22s\n' configuration "quickstart tools (s)" "everything (s)" "touch trainer.cpp (s)"
 for c in "${configs[@]}"; do
   all=$((quick[$c] + rest[$c]))
   all_ref=$((quick[$ref] + rest[$ref]))
-  printf '%-12s %15s (%5s) %15s (%5s) %15s (%5s)\n' "$c" "${quick[$c]}" "$(ratio "${quick[$c]}" "${quick[$ref]}")" \
+  printf '%-16s %15s (%5s) %15s (%5s) %15s (%5s)\n' "$c" "${quick[$c]}" "$(ratio "${quick[$c]}" "${quick[$ref]}")" \
     "$all" "$(ratio "$all" "$all_ref")" "${touch[$c]}" "$(ratio "${touch[$c]}" "${touch[$ref]}")"
 done

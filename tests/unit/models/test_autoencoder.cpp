@@ -9,15 +9,10 @@
 
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/models/dcgan.h"
+#include "support/torch_support.h"
 
 namespace dcgan::test {
 namespace {
-
-int64_t count_parameters(torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
-  return total;
-}
 
 std::vector<std::string> parameter_names(torch::nn::Module& module) {
   std::vector<std::string> names;

@@ -6,15 +6,12 @@
 
 #include "dcgan/common/errors.h"
 #include "dcgan/models/dcgan.h"
+#include "support/torch_support.h"
 
 namespace dcgan::models {
 namespace {
 
-int64_t count_parameters(torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
-  return total;
-}
+using test::count_parameters;
 
 int64_t blocks_for(int64_t size) { return size == 32 ? 2 : size == 64 ? 3 : 4; }
 

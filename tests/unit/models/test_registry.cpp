@@ -9,6 +9,7 @@
 #include "dcgan/common/errors.h"
 #include "dcgan/models/autoencoder.h"
 #include "dcgan/models/registry.h"
+#include "support/torch_support.h"
 
 namespace dcgan::test {
 namespace {
@@ -17,12 +18,6 @@ std::vector<std::string> module_names(const models::ModelSpec& spec) {
   std::vector<std::string> names;
   for (const auto& m : spec.modules) names.push_back(m.name);
   return names;
-}
-
-int64_t count_parameters(torch::nn::Module& module) {
-  int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
-  return total;
 }
 
 models::NetOptions tiny() {

@@ -17,12 +17,13 @@
 #include "dcgan/train/config.h"
 #include "dcgan/train/recipe.h"
 #include "support/test_support.h"
+#include "support/torch_support.h"
 #include "unit/train/python_reference.h"
 
 namespace dcgan::test {
 namespace {
 
-using Named = std::vector<std::pair<std::string, torch::Tensor>>;
+using Named = NamedTensors;
 
 std::string shapes_json(const Named& tensors) {
   std::ostringstream out;
@@ -47,18 +48,6 @@ std::string names_json(const Named& tensors) {
 Named parameters_of(torch::nn::Module& net) {
   Named out;
   for (const auto& p : net.named_parameters()) out.emplace_back(p.key(), p.value());
-  return out;
-}
-
-Named running_stats(torch::nn::Module& net) {
-  Named out;
-  for (const auto& b : net.named_buffers()) {
-    const std::string& k = b.key();
-    if (k.size() >= 12 &&
-        (k.rfind("running_mean") == k.size() - 12 || k.rfind("running_var") == k.size() - 11)) {
-      out.emplace_back(k, b.value());
-    }
-  }
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "dcgan/common/atomic_file.h"
 #include "dcgan/common/errors.h"
 #include "support/test_support.h"
+#include "support/torch_support.h"
 #include "unit/train/python_reference.h"
 #include "unit/train/train_fixtures.h"
 
@@ -27,15 +28,9 @@ std::string shapes_json(const std::vector<torch::Tensor>& tensors) {
   return out.str() + "]";
 }
 
-std::vector<torch::Tensor> running_stats(torch::nn::Module& net) {
+std::vector<torch::Tensor> running_stat_values(torch::nn::Module& net) {
   std::vector<torch::Tensor> out;
-  for (const auto& b : net.named_buffers()) {
-    const std::string& k = b.key();
-    if (k.size() >= 12 &&
-        (k.rfind("running_mean") == k.size() - 12 || k.rfind("running_var") == k.size() - 11)) {
-      out.push_back(b.value());
-    }
-  }
+  for (const auto& named : running_stats(net)) out.push_back(named.second);
   return out;
 }
 
@@ -88,8 +83,8 @@ TEST(GanStep, MatchesIndependentPythonStep) {
   };
   compare(g_params, "out_g_");
   compare(d_params, "out_d_");
-  compare(running_stats(*gan.g), "out_g_stat_");
-  compare(running_stats(*gan.d), "out_d_stat_");
+  compare(running_stat_values(*gan.g), "out_g_stat_");
+  compare(running_stat_values(*gan.d), "out_d_stat_");
   // The step must have moved every parameter (a no-op step would fail the comparison above too).
   EXPECT_FALSE(torch::equal(g_params[0], read_raw(dir / "g_0.bin", g_params[0].sizes())));
 }
