@@ -148,6 +148,13 @@ slurm_wait_steps() {
   ops_has_steps "$run" "$n" && return 0
   echo "note: job $job's first attempt died before its first checkpoint and train.sbatch started it again:"
   grep -E "Segmentation|signal|Killed|exited with|failed with|error:" "$out" | head -n 12 | sed 's/^/  | /'
+  # The suspected trigger: a PMIx fence that failed in a step daemon, whose status Open MPI 4.1
+  # ignores, so that its ranks run ahead of the others (docs/running.md). Slurm's PMIx plugin logs
+  # such a failure in slurmd's log; say so either way, as the evidence for the next occurrence.
+  # Every step's end logs that the daemon could not remove its private /tmp's app folder: not that.
+  echo "  the step daemons' PMIx errors (slurmd logs):"
+  grep -h -i "mpi/pmix" "$SLURM_LOCAL_DIR"/log/slurmd-*.log 2>/dev/null | grep -v "Failed to remove" \
+    | head -n 12 | sed 's/^/  | /' | grep . || echo "  | none"
   ops_wait 60 "$@" || return 1
   slurm_start_now "$job"
   ops_wait "$secs" ops_has_steps "$run" "$n"
