@@ -3,16 +3,16 @@
 # dataset-fashion-mnist, installed by setup.sh) packed at 32x32 grey, a CPU DCGAN trained under
 # `mpirun -np 2` for as many steps as fit in 150 s (--time-limit: every rank stops at the same
 # step and saves), and a sample grid rendered from the last checkpoint (its generator EMA). On a
-# CPU with AVX512-BF16 or AMX it trains in bf16 (--precision bf16), elsewhere in fp32; both
-# channels-last.
+# CPU with AMX it trains in bf16 (--precision bf16), on one without bf16 in fp32, and on one with
+# AVX512-BF16 alone in whichever a 200-step probe of each finds faster; all channels-last.
 # With DCGAN_QUICKSTART_MODEL=ae or vae, the autoencoder or the VAE instead, plus a grid of
 # Fashion-MNIST test images (never trained on) over their reconstructions.
 #
 # Environment: DCGAN_QUICKSTART_MODEL (dcgan | ae | vae; default dcgan), DCGAN_QUICKSTART_DIR
 # (default runs/quickstart, runs/quickstart-ae, runs/quickstart-vae), DCGAN_QUICKSTART_SECONDS
 # (training time budget; dcgan 150, ae/vae 0 = none), DCGAN_QUICKSTART_STEPS (the most steps;
-# dcgan 100000, ae/vae 1200), DCGAN_QUICKSTART_PRECISION (fp32 | bf16; dcgan: bf16 where the CPU
-# has AVX512-BF16 or AMX, else fp32; ae/vae: fp32).
+# dcgan 100000, ae/vae 1200), DCGAN_QUICKSTART_PRECISION (fp32 | bf16; dcgan: as above; ae/vae:
+# fp32).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Only what the quickstart runs is compiled; ./tests/run.sh builds the rest in the same build/.
@@ -27,16 +27,23 @@ esac
 # The DCGAN trains for a time budget with the setting that shows the lowest FD over the first
 # minutes of a CPU without bf16 (bench/fd_recipes.sh; the figure is in docs/evaluation.md): the
 # tutorial's loss and step at ngf = ndf = 16, 2 ranks x 32 images, lr 4e-4 and a generator EMA
-# of 2 kimg, channels-last, in bf16 where the CPU has AVX512-BF16 or AMX. The AE and the VAE
+# of 2 kimg, channels-last, in the precision chosen below. The AE and the VAE
 # keep their measured 1,200 fp32 steps at ngf = ndf = 32, 2 ranks x 64 images.
 if [ "$model" = dcgan ]; then
   steps="${DCGAN_QUICKSTART_STEPS:-100000}"
   seconds="${DCGAN_QUICKSTART_SECONDS:-150}"
   recipe=(--ngf 16 --ndf 16 --batch-size 32 --lr 4e-4 --ema-halflife-kimg 2 --channels-last
           --log-every 200 --sample-every 1000 --ckpt-every 1000)
+  # bf16 where the CPU has AMX (1.4x fp32's steps in 150 s), fp32 where it has no bf16 at all.
+  # With AVX512-BF16 alone it depends on the CPU (a 2-core Intel Xeon trained 0.79-0.87x fp32's
+  # steps in bf16), so a probe of each decides once the data is packed.
   if [ -z "${DCGAN_QUICKSTART_PRECISION:-}" ]; then
     DCGAN_QUICKSTART_PRECISION=fp32
-    grep -q -w -E 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null && DCGAN_QUICKSTART_PRECISION=bf16
+    if grep -q -w amx_bf16 /proc/cpuinfo 2>/dev/null; then
+      DCGAN_QUICKSTART_PRECISION=bf16
+    elif grep -q -w avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+      DCGAN_QUICKSTART_PRECISION=probe
+    fi
   fi
 else
   steps="${DCGAN_QUICKSTART_STEPS:-1200}"
@@ -45,8 +52,7 @@ else
   DCGAN_QUICKSTART_PRECISION="${DCGAN_QUICKSTART_PRECISION:-fp32}"
 fi
 case "$DCGAN_QUICKSTART_PRECISION" in
-  bf16) fast=(--precision bf16 --channels-last) ;;
-  fp32) fast=(--precision fp32) ;;
+  bf16|fp32|probe) ;;
   *) DCGAN_EXIT=2 dcgan_die "DCGAN_QUICKSTART_PRECISION must be fp32 or bf16, got '$DCGAN_QUICKSTART_PRECISION'" ;;
 esac
 images=$(dpkg -L dataset-fashion-mnist 2>/dev/null | grep 'train-images-idx3-ubyte.gz$' || true)
@@ -65,6 +71,34 @@ if [ "$model" != dcgan ] && [ ! -f "$out/test/manifest.json" ]; then  # 10,000 t
   "$DCGAN_BIN/dcgan-prep" pack --source idx --input "${images/train-images/t10k-images}" \
     --size 32 --channels 1 --out "$out/test" --overwrite --no-progress
 fi
+
+# The probe: 200 steps of the recipe in each precision, in a scratch run directory; the trainer's
+# img/s over steps 101-200 (the first 100 warm up) decides. A probe that fails counts as 0 img/s.
+probe_rate() {  # probe_rate PRECISION: prints img/s
+  local dir="$out/probe-$1" args=("${recipe[@]}") i
+  for i in "${!args[@]}"; do [ "${args[$i]}" = --log-every ] && args[$((i + 1))]=100; done
+  rm -rf "$dir"
+  dcgan_mpirun -np 2 "$DCGAN_BIN/dcgan-train" --model "$model" --data "$out/data" --out "$dir" \
+    --device cpu --threads 1 --steps 200 "${args[@]}" --precision "$1" > "$dir.log" 2>&1 || true
+  { grep -o '([0-9.]* img/s)' "$dir.log" | tail -n 1 | tr -d '(' | cut -d' ' -f1; echo 0; } | head -n 1
+  rm -rf "$dir" "$dir.log"
+}
+if [ "$DCGAN_QUICKSTART_PRECISION" = probe ] && [ -f "$out/run/checkpoints/latest" ]; then
+  # A rerun continues in the precision its run was started in.
+  DCGAN_QUICKSTART_PRECISION=$(sed -n "s/^precision *= *['\"]\([a-z0-9]*\)['\"].*/\1/p" "$out/run/config.toml")
+  DCGAN_QUICKSTART_PRECISION=${DCGAN_QUICKSTART_PRECISION:-fp32}
+fi
+if [ "$DCGAN_QUICKSTART_PRECISION" = probe ]; then
+  echo "quickstart: this CPU has AVX512-BF16 without AMX: 200 steps in fp32 and in bf16 decide (about 15 s)"
+  fp32_rate=$(probe_rate fp32)
+  bf16_rate=$(probe_rate bf16)
+  DCGAN_QUICKSTART_PRECISION=$(awk -v f="$fp32_rate" -v b="$bf16_rate" 'BEGIN { print (b > f ? "bf16" : "fp32") }')
+  echo "quickstart: fp32 $fp32_rate img/s, bf16 $bf16_rate img/s: $DCGAN_QUICKSTART_PRECISION"
+fi
+case "$DCGAN_QUICKSTART_PRECISION" in
+  bf16) fast=(--precision bf16 --channels-last) ;;
+  *) fast=(--precision fp32) ;;
+esac
 
 # 2. Train on 2 CPU ranks ($recipe above; the AE and VAE: encoder D's trunk, decoder G, lr 1e-3)
 #    for $seconds s of training (0: all $steps steps). A rerun continues from the latest checkpoint.
