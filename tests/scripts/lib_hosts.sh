@@ -27,6 +27,9 @@ hosts_down() {
   done
   ip netns del "$HOST_PREFIX-sw" 2>/dev/null || true
   rm -rf "$HOSTS_DIR"
+  # Open MPI's session folders (ompi.HOST.UID) of this drill's hosts: their daemons are killed
+  # with the namespaces, so nothing else removes them from the shared /tmp.
+  rm -rf /tmp/ompi."$HOST_PREFIX"-[0-9]*.* "${TMPDIR:-/tmp}"/ompi."$HOST_PREFIX"-[0-9]*.*
 }
 
 hosts_up() {
