@@ -139,7 +139,8 @@ slurm_start_now() { sleep 2; scontrol update JobId="$1" StartTime=now; }
 # train.sbatch; Open MPI 4.1.4 can crash a rank inside MPI_Init_thread, about once in 70 drills
 # (docs/running.md), and that retry is the product's answer. Such a retry is shown, with the
 # lines of OUT that say how the attempt ended; once GONE_CMD says its step daemons are gone the
-# requeued job starts at once (slurm_start_now), and the wait begins again. False when RUN has not logged N steps by then.
+# requeued job starts at once (slurm_start_now), and the wait begins again. False when RUN has
+# not logged N steps by then.
 slurm_wait_steps() {
   local job=$1 out=$2 run=$3 n=$4 secs=$5
   shift 5
