@@ -4,7 +4,10 @@
 # (always on). Every --preempt-every minutes the launcher gets SIGUSR1, the ranks checkpoint and
 # exit 75, and the next attempt starts with --resume RUN, as cluster/slurm/train.sbatch's requeue
 # does. At --minutes the run is stopped the same way and resumed for --tail-steps more steps
-# to a normal end at step S; a straight run of --steps S (no preemption) follows.
+# to a normal end at step S; a straight run of --steps S (no preemption) follows. With
+# --straight beside, the straight run trains from the start beside the soak instead, keeping
+# every checkpoint; S is rounded up to a checkpoint step (every 1,000) and the straight run is
+# stopped once it has saved step S. The soak's load then includes it: no throughput verdict.
 #
 # Every --sample-every seconds it reads, for each rank of the current attempt (the dcgan-train
 # children of the mpirun this script started, told apart by OMPI_COMM_WORLD_RANK):
@@ -23,7 +26,7 @@
 #
 #   bench/soak.sh [--minutes 30] [--preempt-every 3] [--sample-every 60] [--rss-from 5]
 #                 [--rss-max-pct 5] [--fd-range 2] [--tput-pct 10] [--tail-steps 50]
-#                 [--work DIR] [-- extra dcgan-train flags]
+#                 [--straight after|beside] [--work DIR] [-- extra dcgan-train flags]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../launch/common.sh"
@@ -32,8 +35,8 @@ source "$here/../tests/scripts/lib_ops.sh"
 set -e  # lib_ops.sh is written for scripts without -e; this one keeps it
 
 minutes=30 preempt_min=3 sample_s=60 rss_from_min=5 rss_max_pct=5 fd_range=2 tput_pct=10
-tail_steps=50 work="$DCGAN_ROOT/runs/soak-$(date +%Y%m%d-%H%M%S)" extra=()
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+tail_steps=50 straight_mode=after work="$DCGAN_ROOT/runs/soak-$(date +%Y%m%d-%H%M%S)" extra=()
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "soak.sh: error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --tput-pct) tput_pct=${2:?}; shift 2 ;;
     --tail-steps) tail_steps=${2:?}; shift 2 ;;
     --work) work=${2:?}; shift 2 ;;
+    --straight) straight_mode=${2:?}; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; extra=("$@"); break ;;
     *) die_usage "unknown option '$1' (see --help)" ;;
@@ -54,6 +58,9 @@ done
 for v in "$minutes" "$preempt_min" "$sample_s"; do
   [[ "$v" =~ ^[0-9]+([.][0-9]+)?$ ]] || die_usage "--minutes, --preempt-every and --sample-every take a number (got '$v')"
 done
+case "$straight_mode" in after|beside) ;; *) die_usage "--straight takes after or beside (got '$straight_mode')" ;; esac
+[ "$straight_mode" = beside ] && [ "$tput_pct" != 0 ] &&
+  die_usage "--straight beside loads the machine beside the soak: give --tput-pct 0"
 [ -e "$work" ] && [ -n "$(ls -A "$work" 2>/dev/null)" ] && die_usage "--work $work is not empty"
 py=${DCGAN_PYTHON:-$DCGAN_VENV/bin/python}
 OPS_PY=$py OPS_SCRATCH=$work  # read by lib_ops.sh (ops_same_params, ops_pack)
@@ -67,23 +74,26 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 
 # Tiny and fast, as the drills: 32x32 RGB, 8 feature maps, batch 8 per rank, one thread per
 # rank. --steps is far away: the soak ends the run by signal, then sets the last step itself.
-np=2 batch=8
+np=2 batch=8 ckpt_every=1000
 train=(--data "$work/data" --ngf 8 --ndf 8 --nz 16 --batch-size "$batch" --threads 1 --device cpu
        --log-every 10 --eval-every 100 --eval-features "$work/features.pt" --eval-samples 64
-       --sample-every 1000 --ckpt-every 1000 --keep 3 --check-every 100
+       --sample-every 1000 --ckpt-every "$ckpt_every" --check-every 100
        "${extra[@]+"${extra[@]}"}")
 mkdir -p "$work"
 run=$work/run
 ops_pack "$work/data" 1024
 "$py" "$here/../tests/scripts/eval_features.py" "$work/features.pt" 3
 
-launcher="" attempt=0 t0_us=0
-cleanup() {  # the launcher this script started (its own process group), and nothing else
-  if [ -n "$launcher" ] && kill -0 "$launcher" 2>/dev/null; then
-    kill -TERM -- "-$launcher" 2>/dev/null || true
-    sleep 2
-    kill -9 -- "-$launcher" 2>/dev/null || true
-  fi
+launcher="" straight="" attempt=0 t0_us=0
+cleanup() {  # the launchers this script started (each its own process group), and nothing else
+  local pid
+  for pid in $launcher $straight; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || true
+      sleep 2
+      kill -9 -- "-$pid" 2>/dev/null || true
+    fi
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -99,7 +109,7 @@ start_attempt() {
   [ -e "$run/checkpoints/latest" ] && resume=(--resume "$run" --lock-wait 60)
   attempt=$((attempt + 1))
   set -m
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --steps "$1" --out "$run" \
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 --steps "$1" --out "$run" \
     "${resume[@]+"${resume[@]}"}" > "$work/attempt-$attempt.log" 2>&1 &
   launcher=$!
   set +m
@@ -136,9 +146,9 @@ rank_pids() {
   return 0
 }
 
-last_step() {
+last_step() {  # last_step [RUN_DIR]
   local line
-  line=$(tail -n 1 "$run/metrics.jsonl" 2>/dev/null || true)
+  line=$(tail -n 1 "${1:-$run}/metrics.jsonl" 2>/dev/null || true)
   [[ "$line" =~ \"step\":\ ([0-9]+) ]] && echo "${BASH_REMATCH[1]}" || echo 0
 }
 
@@ -174,6 +184,15 @@ echo "soak: $minutes min, SIGUSR1 every $preempt_min min, a sample every $sample
 : > "$work/samples.tsv"
 : > "$work/events.tsv"
 t0_us=$(now_us)
+if [ "$straight_mode" = beside ]; then
+  # Its own process group, as an attempt's; it keeps every checkpoint, so step S is there
+  # however far ahead of the soak it runs.
+  set -m
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 1000000 --steps 1000000000 \
+    --out "$work/straight" > "$work/straight.log" 2>&1 &
+  straight=$!
+  set +m
+fi
 start_attempt 1000000000
 next_sample_ms=$sample_ms next_preempt_ms=$preempt_ms
 while :; do
@@ -195,15 +214,38 @@ done
 finish_attempt 75 USR1
 stop=$(awk -F'\t' '$2 == "stop" {s = $4} END {print s}' "$work/events.tsv")
 final_steps=$((stop + tail_steps))
+# Beside: S on a checkpoint step, which the straight run saves on its way.
+[ "$straight_mode" = beside ] && final_steps=$(( (final_steps + ckpt_every - 1) / ckpt_every * ckpt_every ))
 # The last resume ends normally at step S; the straight run stops there too.
 start_attempt "$final_steps"
 finish_attempt 0
-echo "soak: stopped at step $stop, resumed to step $final_steps; straight run of $final_steps steps"
-"$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --steps "$final_steps" --out "$work/straight" \
-  > "$work/straight.log" 2>&1 || { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run failed"; }
+if [ "$straight_mode" = after ]; then
+  echo "soak: stopped at step $stop, resumed to step $final_steps; straight run of $final_steps steps"
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 --steps "$final_steps" \
+    --out "$work/straight" > "$work/straight.log" 2>&1 ||
+    { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run failed"; }
+  straight_ckpt=$(ops_latest "$work/straight")
+else
+  echo "soak: stopped at step $stop, resumed to step $final_steps; the straight run beside it saves step $final_steps"
+  straight_ckpt=$work/straight/checkpoints/$(printf 'step-%06d' "$final_steps")
+  deadline=$((SECONDS + 600))
+  # checkpoint.toml is written last, so a checkpoint with it is whole; a later one means the
+  # straight run has gone past S.
+  until [ -f "$straight_ckpt/checkpoint.toml" ] && [ "$(last_step "$work/straight")" -gt "$final_steps" ]; do
+    kill -0 "$straight" 2>/dev/null ||
+      { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run ended before step $final_steps"; }
+    [ "$SECONDS" -ge "$deadline" ] && dcgan_die "the straight run did not pass step $final_steps in 600 s (see $work/straight.log)"
+    sleep 0.2
+  done
+  kill -USR1 "$straight"
+  rc=0
+  wait "$straight" || rc=$?
+  straight=""
+  [ "$rc" = 75 ] || { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run exited $rc after SIGUSR1, expected 75"; }
+fi
 
 bits=0
-if ops_same_params "$(ops_latest "$run")" "$(ops_latest "$work/straight")" > "$work/bits.txt" 2>&1; then bits=1; fi
+if ops_same_params "$(ops_latest "$run")" "$straight_ckpt" > "$work/bits.txt" 2>&1; then bits=1; fi
 python3 "$here/soak_report.py" --samples "$work/samples.tsv" --events "$work/events.tsv" \
   --global-batch $((np * batch)) --rss-from-min "$rss_from_min" --rss-max-pct "$rss_max_pct" \
   --fd-range "$fd_range" --tput-pct "$tput_pct" --bits-ok "$bits" --bits-detail "$work/bits.txt" \
