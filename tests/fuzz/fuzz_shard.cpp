@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,27 @@
 #include "dcgan/data/dataset.h"
 #include "dcgan/data/shard_file.h"
 
+namespace {
+
+// HDF5 reads files by name: one scratch file per process, in $TMPDIR, removed when the fuzzer
+// exits (a crash leaves it beside the crash's own input, which is what a reproduction needs).
+struct ScratchFile {
+  ScratchFile() {
+    const char* dir = std::getenv("TMPDIR");
+    path = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/dcgan-fuzz-shard-" +
+           std::to_string(::getpid()) + ".h5";
+  }
+  ~ScratchFile() { std::remove(path.c_str()); }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  std::string path;
+};
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::string path = "/tmp/dcgan-fuzz-shard-" + std::to_string(::getpid()) + ".h5";
+  static const ScratchFile scratch;
+  const std::string& path = scratch.path;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (f == nullptr) return 0;
   std::fwrite(data, 1, size, f);
