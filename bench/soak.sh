@@ -7,7 +7,8 @@
 # to a normal end at step S; a straight run of --steps S (no preemption) follows. With
 # --straight beside, the straight run trains from the start beside the soak instead, keeping
 # every checkpoint; S is rounded up to a checkpoint step (every 1,000) and the straight run is
-# stopped once it has saved step S. The soak's load then includes it: no throughput verdict.
+# stopped once it has saved step S. The soak's load then includes it, so it needs --tput-pct 0
+# (no throughput verdict), and the extra flags may not set --keep or --ckpt-every.
 #
 # Every --sample-every seconds it reads, for each rank of the current attempt (the dcgan-train
 # children of the mpirun this script started, told apart by OMPI_COMM_WORLD_RANK):
@@ -36,7 +37,7 @@ set -e  # lib_ops.sh is written for scripts without -e; this one keeps it
 
 minutes=30 preempt_min=3 sample_s=60 rss_from_min=5 rss_max_pct=5 fd_range=2 tput_pct=10
 tail_steps=50 straight_mode=after work="$DCGAN_ROOT/runs/soak-$(date +%Y%m%d-%H%M%S)" extra=()
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 die_usage() { echo "soak.sh: error: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,8 +60,15 @@ for v in "$minutes" "$preempt_min" "$sample_s"; do
   [[ "$v" =~ ^[0-9]+([.][0-9]+)?$ ]] || die_usage "--minutes, --preempt-every and --sample-every take a number (got '$v')"
 done
 case "$straight_mode" in after|beside) ;; *) die_usage "--straight takes after or beside (got '$straight_mode')" ;; esac
-[ "$straight_mode" = beside ] && [ "$tput_pct" != 0 ] &&
-  die_usage "--straight beside loads the machine beside the soak: give --tput-pct 0"
+if [ "$straight_mode" = beside ]; then
+  awk -v v="$tput_pct" 'BEGIN { exit !(v + 0 == 0) }' ||
+    die_usage "--straight beside loads the machine beside the soak: give --tput-pct 0"
+  for a in "${extra[@]+"${extra[@]}"}"; do
+    case "$a" in
+      --keep|--keep=*|--ckpt-every|--ckpt-every=*) die_usage "--straight beside sets $a itself" ;;
+    esac
+  done
+fi
 [ -e "$work" ] && [ -n "$(ls -A "$work" 2>/dev/null)" ] && die_usage "--work $work is not empty"
 py=${DCGAN_PYTHON:-$DCGAN_VENV/bin/python}
 OPS_PY=$py OPS_SCRATCH=$work  # read by lib_ops.sh (ops_same_params, ops_pack)
@@ -77,8 +85,7 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 np=2 batch=8 ckpt_every=1000
 train=(--data "$work/data" --ngf 8 --ndf 8 --nz 16 --batch-size "$batch" --threads 1 --device cpu
        --log-every 10 --eval-every 100 --eval-features "$work/features.pt" --eval-samples 64
-       --sample-every 1000 --ckpt-every "$ckpt_every" --check-every 100
-       "${extra[@]+"${extra[@]}"}")
+       --sample-every 1000 --ckpt-every "$ckpt_every" --check-every 100)
 mkdir -p "$work"
 run=$work/run
 ops_pack "$work/data" 1024
@@ -109,7 +116,7 @@ start_attempt() {
   [ -e "$run/checkpoints/latest" ] && resume=(--resume "$run" --lock-wait 60)
   attempt=$((attempt + 1))
   set -m
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 --steps "$1" --out "$run" \
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 "${extra[@]+"${extra[@]}"}" --steps "$1" --out "$run" \
     "${resume[@]+"${resume[@]}"}" > "$work/attempt-$attempt.log" 2>&1 &
   launcher=$!
   set +m
@@ -135,6 +142,14 @@ finish_attempt() {
   fi
   step=$(sed -n 's/.*every rank stops after step \([0-9]*\).*/\1/p' "$work/attempt-$attempt.log" | tail -n 1)
   event stop "${step:-end}"
+}
+
+straight_died() {
+  local rc=0
+  wait "$straight" || rc=$?
+  straight=""
+  tail -n 20 "$work/straight.log" >&2
+  dcgan_die "the straight run beside the soak exited $rc (see $work/straight.log)"
 }
 
 # The ranks of the current attempt: dcgan-train processes whose parent is our mpirun.
@@ -188,8 +203,8 @@ if [ "$straight_mode" = beside ]; then
   # Its own process group, as an attempt's; it keeps every checkpoint, so step S is there
   # however far ahead of the soak it runs.
   set -m
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 1000000 --steps 1000000000 \
-    --out "$work/straight" > "$work/straight.log" 2>&1 &
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 1000000 \
+    "${extra[@]+"${extra[@]}"}" --steps 1000000000 --out "$work/straight" > "$work/straight.log" 2>&1 &
   straight=$!
   set +m
 fi
@@ -209,6 +224,7 @@ while :; do
     next_preempt_ms=$((next_preempt_ms + preempt_ms))
   fi
   kill -0 "$launcher" 2>/dev/null || finish_attempt 75  # an attempt that ends by itself fails here
+  [ -z "$straight" ] || kill -0 "$straight" 2>/dev/null || straight_died
   sleep 0.5
 done
 finish_attempt 75 USR1
@@ -221,23 +237,27 @@ start_attempt "$final_steps"
 finish_attempt 0
 if [ "$straight_mode" = after ]; then
   echo "soak: stopped at step $stop, resumed to step $final_steps; straight run of $final_steps steps"
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 --steps "$final_steps" \
-    --out "$work/straight" > "$work/straight.log" 2>&1 ||
+  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 "${extra[@]+"${extra[@]}"}" \
+    --steps "$final_steps" --out "$work/straight" > "$work/straight.log" 2>&1 ||
     { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run failed"; }
   straight_ckpt=$(ops_latest "$work/straight")
 else
   echo "soak: stopped at step $stop, resumed to step $final_steps; the straight run beside it saves step $final_steps"
   straight_ckpt=$work/straight/checkpoints/$(printf 'step-%06d' "$final_steps")
   deadline=$((SECONDS + 600))
-  # checkpoint.toml is written last, so a checkpoint with it is whole; a later one means the
-  # straight run has gone past S.
+  # A checkpoint appears whole (its directory is renamed into place), and a logged step past S
+  # means the straight run has moved on from it.
   until [ -f "$straight_ckpt/checkpoint.toml" ] && [ "$(last_step "$work/straight")" -gt "$final_steps" ]; do
-    kill -0 "$straight" 2>/dev/null ||
-      { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run ended before step $final_steps"; }
+    kill -0 "$straight" 2>/dev/null || straight_died
     [ "$SECONDS" -ge "$deadline" ] && dcgan_die "the straight run did not pass step $final_steps in 600 s (see $work/straight.log)"
     sleep 0.2
   done
-  kill -USR1 "$straight"
+  kill -USR1 "$straight" 2>/dev/null || true
+  deadline=$((SECONDS + 300))
+  while kill -0 "$straight" 2>/dev/null; do
+    [ "$SECONDS" -ge "$deadline" ] && dcgan_die "the straight run did not exit within 300 s of SIGUSR1 (see $work/straight.log)"
+    sleep 0.2
+  done
   rc=0
   wait "$straight" || rc=$?
   straight=""
