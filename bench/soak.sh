@@ -91,7 +91,7 @@ run=$work/run
 ops_pack "$work/data" 1024
 "$py" "$here/../tests/scripts/eval_features.py" "$work/features.pt" 3
 
-launcher="" straight="" attempt=0 t0_us=0
+launcher="" straight="" cmd=() attempt=0 t0_us=0
 cleanup() {  # the launchers this script started (each its own process group), and nothing else
   local pid
   for pid in $launcher $straight; do
@@ -108,6 +108,26 @@ trap 'exit 130' INT TERM
 elapsed_ms() { echo $(( ($(now_us) - t0_us) / 1000 )); }
 event() { printf '%s\t%s\t%s\t%s\n' "$(elapsed_ms)" "$1" "$attempt" "$2" >> "$work/events.tsv"; }
 
+# train_cmd KEEP: sets cmd to launch/train.sh with the soak's flags, --keep KEEP and the extra
+# flags, for the caller to add --steps and --out: every attempt and the straight run train the
+# same way. An array, not a function: a function run with & is a subshell, and SIGUSR1 must
+# reach train.sh itself.
+train_cmd() {
+  cmd=("$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep "$1" "${extra[@]+"${extra[@]}"}")
+}
+
+# await_exit PID EXPECTED_RC LOG WHAT: waits up to 300 s for PID to end, and dies (the log's
+# last lines first) unless it ended with EXPECTED_RC.
+await_exit() {
+  local pid=$1 want=$2 log=$3 what=$4 rc=0 deadline=$((SECONDS + 300))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ "$SECONDS" -ge "$deadline" ] && dcgan_die "$what did not exit within 300 s (see $log)"
+    sleep 0.2
+  done
+  wait "$pid" || rc=$?
+  [ "$rc" = "$want" ] || { tail -n 20 "$log" >&2; dcgan_die "$what exited $rc, expected $want"; }
+}
+
 # start_attempt STEPS: the next attempt in the background, with --resume once a checkpoint
 # exists (train.sbatch's rule). set -m gives it its own process group for cleanup; SIGUSR1 goes
 # to the launcher's pid only, as train.sbatch sends it.
@@ -116,8 +136,9 @@ start_attempt() {
   [ -e "$run/checkpoints/latest" ] && resume=(--resume "$run" --lock-wait 60)
   attempt=$((attempt + 1))
   set -m
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 "${extra[@]+"${extra[@]}"}" --steps "$1" --out "$run" \
-    "${resume[@]+"${resume[@]}"}" > "$work/attempt-$attempt.log" 2>&1 &
+  train_cmd 3
+  "${cmd[@]}" --steps "$1" --out "$run" "${resume[@]+"${resume[@]}"}" \
+    > "$work/attempt-$attempt.log" 2>&1 &
   launcher=$!
   set +m
   event start 0
@@ -125,21 +146,13 @@ start_attempt() {
 
 # finish_attempt EXPECTED_RC [SIGNAL]: signals the launcher (when given) and waits up to 300 s.
 finish_attempt() {
-  local want=$1 rc=0 deadline=$((SECONDS + 300)) step
+  local step
   if [ $# -ge 2 ]; then
     event signal "$2"
     kill "-$2" "$launcher"
   fi
-  while kill -0 "$launcher" 2>/dev/null; do
-    [ "$SECONDS" -ge "$deadline" ] && dcgan_die "attempt $attempt did not exit within 300 s (see $work/attempt-$attempt.log)"
-    sleep 0.2
-  done
-  wait "$launcher" || rc=$?
+  await_exit "$launcher" "$1" "$work/attempt-$attempt.log" "attempt $attempt"
   launcher=""
-  if [ "$rc" != "$want" ]; then
-    tail -n 20 "$work/attempt-$attempt.log" >&2
-    dcgan_die "attempt $attempt exited $rc, expected $want"
-  fi
   step=$(sed -n 's/.*every rank stops after step \([0-9]*\).*/\1/p' "$work/attempt-$attempt.log" | tail -n 1)
   event stop "${step:-end}"
 }
@@ -203,8 +216,8 @@ if [ "$straight_mode" = beside ]; then
   # Its own process group, as an attempt's; it keeps every checkpoint, so step S is there
   # however far ahead of the soak it runs.
   set -m
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 1000000 \
-    "${extra[@]+"${extra[@]}"}" --steps 1000000000 --out "$work/straight" > "$work/straight.log" 2>&1 &
+  train_cmd 1000000
+  "${cmd[@]}" --steps 1000000000 --out "$work/straight" > "$work/straight.log" 2>&1 &
   straight=$!
   set +m
 fi
@@ -237,8 +250,8 @@ start_attempt "$final_steps"
 finish_attempt 0
 if [ "$straight_mode" = after ]; then
   echo "soak: stopped at step $stop, resumed to step $final_steps; straight run of $final_steps steps"
-  "$DCGAN_ROOT/launch/train.sh" --np "$np" -- "${train[@]}" --keep 3 "${extra[@]+"${extra[@]}"}" \
-    --steps "$final_steps" --out "$work/straight" > "$work/straight.log" 2>&1 ||
+  train_cmd 3
+  "${cmd[@]}" --steps "$final_steps" --out "$work/straight" > "$work/straight.log" 2>&1 ||
     { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run failed"; }
   straight_ckpt=$(ops_latest "$work/straight")
 else
@@ -253,15 +266,8 @@ else
     sleep 0.2
   done
   kill -USR1 "$straight" 2>/dev/null || true
-  deadline=$((SECONDS + 300))
-  while kill -0 "$straight" 2>/dev/null; do
-    [ "$SECONDS" -ge "$deadline" ] && dcgan_die "the straight run did not exit within 300 s of SIGUSR1 (see $work/straight.log)"
-    sleep 0.2
-  done
-  rc=0
-  wait "$straight" || rc=$?
+  await_exit "$straight" 75 "$work/straight.log" "the straight run, after SIGUSR1,"
   straight=""
-  [ "$rc" = 75 ] || { tail -n 20 "$work/straight.log" >&2; dcgan_die "the straight run exited $rc after SIGUSR1, expected 75"; }
 fi
 
 bits=0
